@@ -1,0 +1,72 @@
+// The daemon's configuration: read once at start (or reload) into an immutable
+// struct and passed by reference. Loading validates every key and names the
+// file, line and key of the first problem; nothing else in Tern parses TOML.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "base/ip_network.hpp"
+
+namespace tern {
+
+struct ListenerConfig {
+  std::string protocol;  // smtp (more protocols arrive with later issues)
+  std::string host;      // literal address, no brackets
+  std::uint16_t port = 0;
+  std::string address;   // as written, for logs
+};
+
+struct UserConfig {
+  std::string address;
+  std::vector<std::string> aliases;
+};
+
+struct SmtpConfig {
+  std::uint64_t max_message_size = 26214400;  // RFC 1870 SIZE, octets
+  unsigned max_recipients = 100;              // RFC 5321 §4.5.3.1.8: at least 100
+  unsigned max_connections = 1000;
+  unsigned max_errors = 10;             // consecutive protocol errors before 421
+  unsigned max_received_headers = 50;   // RFC 5321 §6.3 loop detection
+  unsigned max_line_length = 1000;      // RFC 5321 §4.5.3.1.6, CRLF included
+  unsigned command_timeout = 300;       // seconds; RFC 5321 §4.5.3.2.7
+  unsigned data_timeout = 300;          // seconds per read during DATA
+  unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
+  std::vector<IpNetwork> trusted_networks;
+};
+
+struct QueueConfig {
+  unsigned retry_interval = 300;  // seconds before a failed local delivery is retried
+  unsigned delivery_workers = 4;  // concurrent local deliveries
+};
+
+struct Config {
+  std::string source;  // file name, or "embedded defaults"
+  std::string hostname;
+  std::filesystem::path data_dir;
+  std::string run_as_user;  // empty: do not drop privileges
+  std::string log_level = "info";
+  std::vector<ListenerConfig> listeners;
+  std::vector<std::string> domains;  // lower-case
+  std::vector<UserConfig> users;
+  SmtpConfig smtp;
+  QueueConfig queue;
+
+  std::filesystem::path queue_dir() const { return data_dir / "queue"; }
+  std::filesystem::path mail_dir() const { return data_dir / "mail"; }
+};
+
+// A problem with the configuration: the message names file, line and key.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Config load_config_file(const std::filesystem::path& file);
+Config load_config_text(std::string_view text, std::string_view source_name);
+// The embedded defaults: data in ./var, SMTP on 127.0.0.1:2525, domain
+// example.test, user demo@example.test with postmaster@example.test as alias.
+Config default_config();
+
+}  // namespace tern

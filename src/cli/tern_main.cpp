@@ -1,0 +1,30 @@
+// tern: the administrator's command line. Every command takes --config FILE
+// (the daemon's file) so it finds the same data directory.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "base/config.hpp"
+#include "cli/queue_commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tern - manage a Tern mail server"};
+  app.require_subcommand(1);
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "configuration file (TOML); default: embedded defaults")
+      ->configurable(false);
+
+  auto load = [&]() -> tern::Config {
+    return config_path.empty() ? tern::default_config() : tern::load_config_file(config_path);
+  };
+  tern::cli::add_queue_commands(app, load);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const tern::ConfigError& e) {
+    std::fprintf(stderr, "tern: configuration error: %s\n", e.what());
+    return 2;
+  }
+  return tern::cli::exit_code();
+}

@@ -1,0 +1,98 @@
+#include "protocol/smtp/data_decoder.hpp"
+
+#include "base/strings.hpp"
+
+namespace tern::smtp {
+
+void DataDecoder::start_line() {
+  at_line_start_ = true;
+  line_len_ = 0;
+  line_prefix_.clear();
+}
+
+// Every octet of a line (CRLF included, dot-stuffing included) counts toward
+// the RFC 5321 §4.5.3.1.6 limit; the header-name prefix feeds loop detection.
+void DataDecoder::account_line_byte(char c) {
+  if (++line_len_ + 2 > max_line_) line_too_long_ = true;  // +2: the CRLF
+  if (in_headers_ && line_prefix_.size() < 9) {
+    line_prefix_ += c;
+    if (line_prefix_.size() == 9 && iequals(line_prefix_, "Received:")) ++received_;
+  }
+}
+
+std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
+  std::size_t i = 0;
+  while (i < in.size() && state_ != State::done) {
+    char c = in[i];
+    switch (state_) {
+      case State::normal:
+        if (at_line_start_ && c == '.') {
+          state_ = State::dot;
+          account_line_byte(c);
+          ++i;
+          break;
+        }
+        if (c == '\r') {
+          state_ = State::cr;
+          ++i;
+          break;
+        }
+        if (c == '\n') bare_newline_ = true;  // data, not a line end
+        // Fast path: copy the run of ordinary octets up to the next CR/LF.
+        {
+          std::size_t j = i + 1;
+          while (j < in.size() && in[j] != '\r' && in[j] != '\n') ++j;
+          if (c == '\n') j = i + 1;
+          for (std::size_t k = i; k < j; ++k) account_line_byte(in[k]);
+          out.append(in.data() + i, j - i);
+          at_line_start_ = false;
+          i = j;
+        }
+        break;
+      case State::cr:
+        if (c == '\n') {
+          // A real line end. An empty line ends the header section (RFC 5322 §2.1).
+          if (line_len_ == 0) in_headers_ = false;
+          out += "\r\n";
+          ++i;
+          start_line();
+          state_ = State::normal;
+        } else {
+          bare_newline_ = true;  // bare CR: data, reprocess c as an ordinary octet
+          out += '\r';
+          account_line_byte('\r');
+          at_line_start_ = false;
+          state_ = State::normal;
+        }
+        break;
+      case State::dot:
+        if (c == '\r') {
+          state_ = State::dot_cr;
+          ++i;
+        } else {
+          // RFC 5321 §4.5.2: a leading dot on a line with more text is removed.
+          at_line_start_ = false;
+          state_ = State::normal;
+        }
+        break;
+      case State::dot_cr:
+        if (c == '\n') {
+          ++i;
+          state_ = State::done;  // <CRLF>.<CRLF>
+        } else {
+          // ".<CR>x": the dot is stuffing, the CR is bare.
+          bare_newline_ = true;
+          out += '\r';
+          account_line_byte('\r');
+          at_line_start_ = false;
+          state_ = State::normal;
+        }
+        break;
+      case State::done:
+        break;
+    }
+  }
+  return i;
+}
+
+}  // namespace tern::smtp

@@ -1,0 +1,342 @@
+#include "protocol/smtp/server_session.hpp"
+
+#include <charconv>
+#include <fmt/format.h>
+
+#include "base/strings.hpp"
+#include "formats/received_header.hpp"
+
+namespace tern::smtp {
+namespace {
+
+const Reply ok{250, "2.0.0", "Ok"};
+const Reply bad_sequence_helo{503, "5.5.1", "Error: send HELO/EHLO first"};
+const Reply line_too_long{500, "5.5.2", "Error: line too long"};
+
+}  // namespace
+
+ServerSession::ServerSession(const SessionSettings& settings, SessionServices& services, std::string client_ip)
+    : settings_(settings),
+      services_(services),
+      decoder_(settings.limits.max_line_length, settings.limits.max_received_headers) {
+  env_.client_ip = std::move(client_ip);
+}
+
+void ServerSession::start() {
+  // RFC 5321 §4.3.1: the greeting carries our name; no enhanced code before EHLO.
+  reply(Reply{220, "", fmt::format("{} ESMTP Tern", settings_.hostname)});
+  state_ = State::command;
+}
+
+void ServerSession::reply(const Reply& r) {
+  r.render(out_, esmtp_);
+  last_reply_ = fmt::format("{} {}{}{}", r.code, r.enhanced, r.enhanced.empty() ? "" : " ", r.lines.front());
+}
+
+void ServerSession::close_with(const Reply& r) {
+  reply(r);
+  state_ = State::closed;
+  in_.clear();
+  in_pos_ = 0;
+}
+
+void ServerSession::reset_transaction() {
+  MailAddress none;
+  env_.mail_from = none;
+  env_.recipients.clear();
+  env_.smtputf8 = env_.body_8bit = false;
+  env_.declared_size.reset();
+  mail_seen_ = false;
+}
+
+void ServerSession::feed(std::string_view bytes) {
+  if (state_ == State::closed) return;
+  in_.append(bytes);
+  process();
+}
+
+void ServerSession::process() {
+  while (state_ == State::command || state_ == State::data) {
+    if (state_ == State::data) {
+      process_data();
+      if (state_ == State::data) break;  // need more bytes
+      continue;
+    }
+    std::string_view pending(in_.data() + in_pos_, in_.size() - in_pos_);
+    auto nl = pending.find('\n');
+    if (nl == std::string_view::npos) {
+      // RFC 5321 §4.5.3.1.4: a command line is at most 512 octets. Do not buffer
+      // an endless line: drop it and answer once its end arrives.
+      if (pending.size() > settings_.max_command_line) {
+        discarding_long_line_ = true;
+        in_pos_ = in_.size();
+      }
+      break;
+    }
+    std::string_view line = pending.substr(0, nl);
+    in_pos_ += nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (discarding_long_line_ || line.size() + 2 > settings_.max_command_line) {
+      discarding_long_line_ = false;
+      reply(line_too_long);
+      if (++consecutive_errors_ >= settings_.limits.max_errors)
+        close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many errors", settings_.hostname)});
+      continue;
+    }
+    process_command_line(line);
+  }
+  // Keep the buffer small: drop what has been consumed.
+  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > 65536)) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+}
+
+void ServerSession::process_command_line(std::string_view line) {
+  ParsedCommand pc = parse_command(line);
+  const Command& c = pc.command;
+  std::size_t out_before = out_.size();
+  switch (c.verb) {
+    case Verb::helo: on_helo(c, false); break;
+    case Verb::ehlo: on_helo(c, true); break;
+    case Verb::mail: on_mail(pc); break;
+    case Verb::rcpt: on_rcpt(pc); break;
+    case Verb::data: on_data(c); break;
+    case Verb::rset: on_rset(c); break;
+    case Verb::noop: reply(ok); break;
+    case Verb::quit:
+      close_with(Reply{221, "2.0.0", fmt::format("{} Bye", settings_.hostname)});
+      return;
+    case Verb::vrfy: on_vrfy(c); break;
+    case Verb::expn:
+      // Mailing-list expansion discloses addresses; like most servers we refuse.
+      reply(Reply{502, "5.5.1", "Error: EXPN not available"});
+      break;
+    case Verb::help: on_help(c); break;
+    case Verb::bdat:
+    case Verb::starttls:
+    case Verb::auth:
+      reply(Reply{502, "5.5.1", "Error: command not implemented"});
+      break;
+    case Verb::unknown:
+      reply(Reply{500, "5.5.2", "Error: command not recognized"});
+      break;
+  }
+  if (state_ == State::closed) return;
+  // Error budget: too many failed commands in a row ends the session.
+  bool failed = out_.size() > out_before && (out_[out_before] == '4' || out_[out_before] == '5');
+  if (failed) {
+    if (++consecutive_errors_ >= settings_.limits.max_errors)
+      close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many errors", settings_.hostname)});
+  } else {
+    consecutive_errors_ = 0;
+  }
+}
+
+void ServerSession::on_helo(const Command& c, bool extended) {
+  std::string_view name = c.argument;
+  if (name.empty()) {
+    reply(Reply{501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname"});
+    return;
+  }
+  // RFC 5321 §4.1.4: EHLO/HELO resets any transaction in progress.
+  reset_transaction();
+  helo_seen_ = true;
+  esmtp_ = extended;
+  env_.esmtp = extended;
+  env_.helo = std::string(name.substr(0, name.find(' ')));
+  if (!extended) {
+    reply(Reply{250, "", settings_.hostname});
+    return;
+  }
+  std::vector<std::string> lines{
+      fmt::format("{} Hello {}", settings_.hostname, log_escape(env_.helo, 64)),
+      "PIPELINING",
+      fmt::format("SIZE {}", settings_.limits.max_message_size),
+      "8BITMIME",
+      "SMTPUTF8",
+      "ENHANCEDSTATUSCODES",
+      "HELP",
+  };
+  // RFC 2034 §3: the greeting and the replies to HELO/EHLO carry no enhanced code.
+  Reply r{250, "", std::move(lines)};
+  reply(r);
+}
+
+void ServerSession::on_mail(const ParsedCommand& pc) {
+  if (!helo_seen_) return reply(bad_sequence_helo);
+  if (mail_seen_) return reply(Reply{503, "5.5.1", "Error: nested MAIL command"});
+  if (pc.path_keyword_missing) return reply(Reply{501, "5.5.4", "Syntax: MAIL FROM:<address>"});
+  std::string why;
+  auto path = parse_path(pc.command.argument, PathKind::reverse_path, &why);
+  if (!path) return reply(Reply{501, "5.1.7", fmt::format("Bad sender address syntax: {}", why)});
+  if (!path->params.empty() && !esmtp_)
+    return reply(Reply{555, "5.5.4", "Parameters need EHLO"});  // RFC 5321 §4.1.1.11
+
+  Envelope next = env_;
+  for (const auto& p : path->params) {
+    if (p.keyword == "SIZE") {
+      // RFC 1870 §6: refuse at MAIL if the declared size is over our limit.
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), n);
+      if (!p.has_value || ec != std::errc{} || end != p.value.data() + p.value.size())
+        return reply(Reply{501, "5.5.4", "Bad SIZE parameter"});
+      if (n > settings_.limits.max_message_size)
+        return reply(Reply{552, "5.3.4", "Message size exceeds fixed limit"});
+      next.declared_size = n;
+    } else if (p.keyword == "BODY") {
+      if (iequals(p.value, "8BITMIME")) next.body_8bit = true;
+      else if (!iequals(p.value, "7BIT"))
+        return reply(Reply{555, "5.5.4", "Unsupported BODY parameter"});  // BINARYMIME needs CHUNKING
+    } else if (p.keyword == "SMTPUTF8" && !p.has_value) {
+      next.smtputf8 = true;
+    } else {
+      return reply(Reply{555, "5.5.4", fmt::format("Unsupported parameter {}", log_escape(p.keyword, 32))});
+    }
+  }
+  // RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter.
+  if (path->address.needs_smtputf8() && !next.smtputf8)
+    return reply(Reply{553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8"});
+  next.mail_from = path->address;
+  env_ = std::move(next);
+  mail_seen_ = true;
+  reply(Reply{250, "2.1.0", "Ok"});
+}
+
+void ServerSession::on_rcpt(const ParsedCommand& pc) {
+  if (!mail_seen_) return reply(Reply{503, "5.5.1", "Error: need MAIL command"});
+  if (pc.path_keyword_missing) return reply(Reply{501, "5.5.4", "Syntax: RCPT TO:<address>"});
+  std::string why;
+  auto path = parse_path(pc.command.argument, PathKind::forward_path, &why);
+  if (!path) return reply(Reply{501, "5.1.3", fmt::format("Bad recipient address syntax: {}", why)});
+  if (!path->params.empty()) {
+    if (!esmtp_) return reply(Reply{555, "5.5.4", "Parameters need EHLO"});
+    return reply(Reply{555, "5.5.4", fmt::format("Unsupported parameter {}", log_escape(path->params[0].keyword, 32))});
+  }
+  if (path->address.needs_smtputf8() && !env_.smtputf8)
+    return reply(Reply{553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8"});
+  // RFC 5321 §4.5.3.1.8: when over the limit, 452 and the client sends the rest later.
+  if (env_.recipients.size() >= settings_.limits.max_recipients)
+    return reply(Reply{452, "4.5.3", "Error: too many recipients"});
+  switch (services_.check_recipient(env_, path->address)) {
+    case RecipientVerdict::accept:
+      env_.recipients.push_back(path->address);
+      return reply(Reply{250, "2.1.5", "Ok"});
+    case RecipientVerdict::unknown_user:
+      return reply(Reply{550, "5.1.1", fmt::format("<{}>: Recipient address rejected: User unknown",
+                                                    log_escape(path->address.to_string(), 256))});
+    case RecipientVerdict::relay_denied:
+      return reply(Reply{554, "5.7.1", fmt::format("<{}>: Relay access denied",
+                                                    log_escape(path->address.to_string(), 256))});
+    case RecipientVerdict::try_later:
+      return reply(Reply{451, "4.3.0", "Error: recipient lookup failed, try again later"});
+  }
+}
+
+void ServerSession::on_data(const Command& c) {
+  if (!c.argument.empty()) return reply(Reply{501, "5.5.4", "Syntax: DATA"});
+  if (!mail_seen_) return reply(Reply{503, "5.5.1", "Error: need MAIL command"});
+  // RFC 2920 §3.1: with no valid recipients the answer to DATA is 554 (503 is
+  // also seen; 554 tells a pipelining client that the whole transaction failed).
+  if (env_.recipients.empty()) return reply(Reply{554, "5.5.1", "Error: no valid recipients"});
+  auto id = services_.open_message(env_);
+  if (!id) return reply(Reply{451, "4.3.0", id.error().client_text});
+  queue_id_ = *id;
+  ReceivedInfo info;
+  info.helo = env_.helo;
+  info.client_ip = env_.client_ip;
+  info.by_host = settings_.hostname;
+  info.protocol = env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP");  // RFC 3848, 6531
+  info.queue_id = queue_id_;
+  if (env_.recipients.size() == 1) info.for_recipient = env_.recipients.front().to_string();
+  services_.write_message(build_received_header(info));
+  decoder_ = DataDecoder(settings_.limits.max_line_length, settings_.limits.max_received_headers);
+  data_size_ = 0;
+  data_too_big_ = false;
+  state_ = State::data;
+  reply(Reply{354, "", "End data with <CR><LF>.<CR><LF>"});
+}
+
+void ServerSession::process_data() {
+  std::string_view pending(in_.data() + in_pos_, in_.size() - in_pos_);
+  data_scratch_.clear();
+  std::size_t used = decoder_.feed(pending, data_scratch_);
+  in_pos_ += used;
+  data_size_ += data_scratch_.size();
+  // RFC 1870 §6: over the limit we keep reading to the end, store nothing, then 552.
+  if (data_size_ > settings_.limits.max_message_size) data_too_big_ = true;
+  if (!data_too_big_ && !data_scratch_.empty()) services_.write_message(data_scratch_);
+  if (decoder_.done()) finish_data();
+}
+
+void ServerSession::finish_data() {
+  auto reject = [&](const Reply& r) {
+    services_.discard_message();
+    queue_id_.clear();
+    reset_transaction();
+    state_ = State::command;
+    reply(r);
+    if (shutdown_pending_) on_shutdown();
+  };
+  if (data_too_big_) return reject(Reply{552, "5.3.4", "Error: message size exceeds fixed limit"});
+  if (decoder_.saw_bare_newline())
+    return reject(Reply{550, "5.6.0", "Error: bare CR or LF in message text (RFC 5321 §2.3.8); not delivered"});
+  if (decoder_.line_too_long())
+    return reject(Reply{552, "5.3.4", fmt::format("Error: message line longer than {} octets (RFC 5321 §4.5.3.1.6)",
+                                                  settings_.limits.max_line_length)});
+  if (decoder_.too_many_hops())
+    return reject(Reply{554, "5.4.6", "Error: too many hops (Received: headers); mail loop?"});
+  state_ = State::awaiting_commit;
+}
+
+void ServerSession::on_commit(const Result<void>& result) {
+  if (state_ != State::awaiting_commit) return;
+  state_ = State::command;
+  if (result) {
+    reply(Reply{250, "2.0.0", fmt::format("Ok: queued as {}", queue_id_)});
+  } else {
+    // Nothing durable: the client keeps the message and retries (RFC 5321 §4.2.5).
+    reply(Reply{451, "4.3.0", result.error().client_text});
+  }
+  reset_transaction();
+  if (shutdown_pending_) {
+    on_shutdown();
+    return;
+  }
+  process();
+}
+
+void ServerSession::on_rset(const Command& c) {
+  if (!c.argument.empty()) return reply(Reply{501, "5.5.4", "Syntax: RSET"});
+  reset_transaction();
+  reply(ok);
+}
+
+void ServerSession::on_vrfy(const Command& c) {
+  if (c.argument.empty()) return reply(Reply{501, "5.5.4", "Syntax: VRFY address"});
+  // RFC 5321 §3.5.3: 252 when we will not say whether the user exists.
+  reply(Reply{252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"});
+}
+
+void ServerSession::on_help(const Command&) {
+  reply(Reply{214, "2.0.0",
+              std::vector<std::string>{"Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY EXPN HELP",
+                                       "See RFC 5321; Tern ESMTP"}});
+}
+
+void ServerSession::on_timeout() {
+  if (state_ == State::closed) return;
+  if (state_ == State::data) services_.discard_message();
+  close_with(Reply{421, "4.4.2", fmt::format("{} Error: timeout exceeded", settings_.hostname)});
+}
+
+void ServerSession::on_shutdown() {
+  if (state_ == State::closed) return;
+  if (in_data()) {
+    shutdown_pending_ = true;  // let the message in flight finish first
+    return;
+  }
+  close_with(Reply{421, "4.3.2", fmt::format("{} Service shutting down, closing channel", settings_.hostname)});
+}
+
+}  // namespace tern::smtp

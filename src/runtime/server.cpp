@@ -1,0 +1,213 @@
+#include "runtime/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.hpp"
+#include "runtime/privileges.hpp"
+#include "runtime/smtp_connection.hpp"
+#include "services/durable_file.hpp"
+
+namespace tern::runtime {
+namespace asio = boost::asio;
+
+namespace {
+
+std::shared_ptr<const Generation> make_generation(Config config) {
+  auto g = std::make_shared<Generation>();
+  auto cfg = std::make_shared<const Config>(std::move(config));
+  g->config = cfg;
+  g->directory = std::make_shared<const RecipientDirectory>(*cfg);
+  g->session.hostname = cfg->hostname;
+  g->session.limits = cfg->smtp;
+  return g;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Config initial;
+  std::optional<std::filesystem::path> config_file;
+  asio::io_context io;
+  Spool spool;
+  LocalDelivery local;
+  QueueManager queue;
+  ServerContext ctx;
+  std::vector<asio::ip::tcp::acceptor> acceptors;
+  asio::signal_set stop_signals{io, SIGTERM, SIGINT};
+  asio::signal_set hup_signal{io, SIGHUP};
+  asio::steady_timer grace_timer{io};
+
+  Impl(Config c, std::optional<std::filesystem::path> file)
+      : initial(std::move(c)),
+        config_file(std::move(file)),
+        spool(initial.queue_dir()),
+        local(initial.mail_dir(), initial.hostname, spool),
+        queue(QueueSettings{initial.queue.delivery_workers, initial.queue.retry_interval}, spool, local),
+        ctx(make_generation(initial), spool, queue) {}
+
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor) {
+    for (;;) {
+      auto [ec, socket] =
+          co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || ctx.stopping()) co_return;
+        spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+        continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      auto gen = ctx.generation();
+      if (!ctx.admit(conn, gen->config->smtp.max_connections)) {
+        // Over the limit: say why and close, without starting a session.
+        spdlog::warn("event=connection_refused reason=max_connections limit={}", gen->config->smtp.max_connections);
+        auto msg = std::make_shared<std::string>("421 4.7.0 " + gen->config->hostname +
+                                                 " Error: too many connections, try again later\r\n");
+        asio::async_write(conn->socket, asio::buffer(*msg), [conn, msg](auto, auto) {
+          boost::system::error_code ignored;
+          conn->socket.close(ignored);
+        });
+        continue;
+      }
+      asio::co_spawn(
+          conn->socket.get_executor(),
+          [this, conn]() -> asio::awaitable<void> {
+            co_await serve_smtp(conn, ctx);
+            ctx.leave(conn);
+            if (ctx.stopping() && ctx.live_count() == 0) grace_timer.cancel();
+          },
+          [](std::exception_ptr e) {
+            if (!e) return;
+            try { std::rethrow_exception(e); } catch (const std::exception& ex) {
+              spdlog::error("event=session_crashed error=\"{}\"", ex.what());
+            }
+          });
+    }
+  }
+
+  void begin_stop() {
+    if (ctx.stopping()) return;
+    ctx.set_stopping();
+    spdlog::info("event=stopping connections={}", ctx.live_count());
+    for (auto& a : acceptors) {
+      boost::system::error_code ignored;
+      a.close(ignored);
+    }
+    // Idle sessions get 421 4.3.2 now; a message in DATA may finish first.
+    for (auto& c : ctx.live()) {
+      asio::post(c->socket.get_executor(), [c] {
+        c->shutdown_requested = true;
+        boost::system::error_code ignored;
+        c->socket.cancel(ignored);
+      });
+    }
+    grace_timer.expires_after(std::chrono::seconds(ctx.generation()->config->smtp.shutdown_grace));
+    grace_timer.async_wait([this](boost::system::error_code) {
+      if (ctx.live_count() > 0) spdlog::warn("event=stop_forced connections={}", ctx.live_count());
+      io.stop();
+    });
+    if (ctx.live_count() == 0) grace_timer.cancel();
+  }
+
+  void wait_for_hup() {
+    hup_signal.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_for_hup();
+    });
+  }
+
+  void reload() {
+    if (!config_file) {
+      spdlog::info("event=reload skipped=embedded_defaults");
+      return;
+    }
+    try {
+      Config next = load_config_file(*config_file);
+      // Listeners and storage paths are fixed for the life of the process.
+      next.listeners = initial.listeners;
+      next.data_dir = initial.data_dir;
+      ctx.set_generation(make_generation(std::move(next)));
+      spdlog::info("event=reload status=ok file={}", config_file->string());
+    } catch (const std::exception& e) {
+      spdlog::error("event=reload status=failed error=\"{}\"", e.what());
+    }
+  }
+
+  int run() {
+    ::umask(077);
+    const Config& cfg = initial;
+    if (auto r = make_private_dirs(cfg.data_dir); !r) {
+      spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
+      return 1;
+    }
+    if (auto r = spool.prepare(); !r) {
+      spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
+      return 1;
+    }
+    if (auto r = make_private_dirs(cfg.mail_dir()); !r) {
+      spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
+      return 1;
+    }
+    for (const auto& l : cfg.listeners) {
+      try {
+        asio::ip::tcp::endpoint ep(asio::ip::make_address(l.host), l.port);
+        asio::ip::tcp::acceptor a(io);
+        a.open(ep.protocol());
+        a.set_option(asio::socket_base::reuse_address(true));
+        if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+        a.bind(ep);
+        a.listen(asio::socket_base::max_listen_connections);
+        acceptors.push_back(std::move(a));
+        spdlog::info("event=listening protocol={} address={}", l.protocol, l.address);
+      } catch (const std::exception& e) {
+        spdlog::critical("event=startup_failed listener={} error=\"{}\"", l.address, e.what());
+        return 1;
+      }
+    }
+    if (::geteuid() == 0) {
+      if (cfg.run_as_user.empty()) {
+        spdlog::warn("event=running_as_root hint=\"set [server] user to drop privileges\"");
+      } else {
+        if (auto e = hand_over_directory(cfg.data_dir, cfg.run_as_user); !e.empty()) {
+          spdlog::critical("event=startup_failed error=\"{}\"", e);
+          return 1;
+        }
+        if (auto e = drop_privileges(cfg.run_as_user); !e.empty()) {
+          spdlog::critical("event=startup_failed error=\"{}\"", e);
+          return 1;
+        }
+        spdlog::info("event=privileges_dropped user={}", cfg.run_as_user);
+      }
+    }
+    queue.start();
+    for (auto& a : acceptors) asio::co_spawn(io, accept_loop(a), asio::detached);
+    stop_signals.async_wait([this](boost::system::error_code ec, int sig) {
+      if (!ec) {
+        spdlog::info("event=signal signal={}", sig == SIGTERM ? "TERM" : "INT");
+        begin_stop();
+      }
+    });
+    wait_for_hup();
+    spdlog::info("event=started hostname={} data_dir={} config=\"{}\"", cfg.hostname, cfg.data_dir.string(),
+                 cfg.source);
+
+    unsigned n = std::max(2u, std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { io.run(); });
+    io.run();
+    for (auto& t : threads) t.join();
+    ctx.blocking_pool().join();
+    queue.stop();
+    spdlog::info("event=stopped");
+    flush_logging();
+    return 0;
+  }
+};
+
+Server::Server(Config config, std::optional<std::filesystem::path> config_file)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(config_file))) {}
+Server::~Server() = default;
+int Server::run() { return impl_->run(); }
+
+}  // namespace tern::runtime

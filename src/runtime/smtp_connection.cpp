@@ -1,0 +1,104 @@
+#include "runtime/smtp_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "base/strings.hpp"
+#include "runtime/blocking_pool.hpp"
+
+namespace tern::runtime {
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string peer_ip(const asio::ip::tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx) {
+  auto generation = ctx.generation();
+  const auto& settings = generation->session;
+  const std::string ip = peer_ip(conn->socket);
+  const std::uint64_t sid = conn->id;
+  MessageIntake intake(ctx.intake_context(*generation));
+  smtp::ServerSession session(settings, intake, ip);
+  spdlog::info("session={} event=connect client={}", sid, ip);
+
+  auto send = [&]() -> asio::awaitable<bool> {
+    if (session.output().empty()) co_return true;
+    if (spdlog::should_log(spdlog::level::debug))
+      spdlog::debug("session={} event=reply text=\"{}\"", sid, log_escape(session.output(), 400));
+    auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(session.output()),
+                                              asio::as_tuple(asio::use_awaitable));
+    session.clear_output();
+    co_return !ec;
+  };
+
+  session.start();
+  bool connected = co_await send();
+  std::vector<char> buf(16384);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  bool shutdown_seen = false;
+  std::size_t messages = 0;
+
+  while (connected && !session.closing()) {
+    if (conn->shutdown_requested && !shutdown_seen) {
+      shutdown_seen = true;
+      session.on_shutdown();
+      connected = co_await send();
+      if (session.closing()) break;
+    }
+    unsigned seconds = session.in_data() ? settings.limits.data_timeout : settings.limits.command_timeout;
+    timer.expires_after(std::chrono::seconds(seconds));
+    auto result = co_await (conn->socket.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (result.index() == 1) {
+      // RFC 5321 §4.5.3.2: the peer was silent too long.
+      spdlog::info("session={} event=timeout state={}", sid, session.in_data() ? "data" : "command");
+      session.on_timeout();
+      co_await send();
+      break;
+    }
+    auto [ec, n] = std::get<0>(result);
+    if (ec) {
+      if (ec == asio::error::operation_aborted && conn->shutdown_requested) continue;
+      break;  // the peer went away; an unfinished message is discarded below
+    }
+    if (spdlog::should_log(spdlog::level::debug))
+      spdlog::debug("session={} event=input text=\"{}\"", sid, log_escape(std::string_view(buf.data(), n), 400));
+    session.feed(std::string_view(buf.data(), n));
+    while (connected) {
+      connected = co_await send();
+      if (!session.awaiting_commit()) break;
+      Result<void> r = co_await run_blocking(ctx.blocking_pool(), [&intake] { return intake.commit(); });
+      const auto& env = session.envelope();
+      if (r) {
+        ++messages;
+        spdlog::info("session={} queue_id={} event=accepted from=<{}> nrcpt={} path={}", sid, session.queue_id(),
+                     log_escape(env.mail_from.to_string()), env.recipients.size(),
+                     intake.delivered_directly() ? "direct" : "queued");
+        if (intake.delivered_directly())
+          spdlog::info("queue_id={} event=delivered to=<{}> mailbox={} attempts=1", session.queue_id(),
+                       log_escape(env.recipients.front().to_string()), intake.mailboxes().front());
+      } else {
+        spdlog::error("session={} queue_id={} event=store_failed error=\"{}\"", sid, session.queue_id(),
+                      r.error().detail);
+      }
+      session.on_commit(r);
+    }
+  }
+  if (session.in_data()) intake.discard_message();
+  boost::system::error_code ignored;
+  conn->socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  conn->socket.close(ignored);
+  spdlog::info("session={} event=disconnect client={} messages={}", sid, ip, messages);
+}
+
+}  // namespace tern::runtime

@@ -1,0 +1,15 @@
+// Drives one SMTP server session over a socket: read with a deadline, feed the
+// session, write its replies, run commits on the blocking pool. All protocol
+// decisions live in smtp::ServerSession; this file only moves bytes.
+#pragma once
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "runtime/server_context.hpp"
+
+namespace tern::runtime {
+
+boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx);
+
+}  // namespace tern::runtime
