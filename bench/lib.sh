@@ -230,10 +230,15 @@ postfix_wait_empty() {
 # tern_start CONFIG LOGFILE PORT: starts ternd, waits for its SMTP port.
 # Returns 1 (and leaves TERN_PID empty) if it exits or never listens.
 TERN_PID=""
+TERND_RUN=""   # a private copy: a rebuild during the run must not swap the binary
 tern_start() {
     local conf=$1 logf=$2 port=$3
     TERN_PID=""
-    "$TERND" -c "$conf" >"$logf" 2>&1 &
+    if [[ -z $TERND_RUN ]]; then
+        TERND_RUN=$BENCH_TMP/ternd
+        cp "$TERND" "$TERND_RUN"
+    fi
+    "$TERND_RUN" -c "$conf" >"$logf" 2>&1 &
     local pid=$!
     if wait_port 127.0.0.1 "$port" 20 "$pid"; then
         TERN_PID=$pid
@@ -251,6 +256,14 @@ tern_start() {
 tern_stop() {
     [[ -n $TERN_PID ]] && bench_stop_pid "$TERN_PID"
     TERN_PID=""
+}
+
+# What the Tern binary is, for the report's header.
+tern_describe() {
+    local rev type
+    rev=$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo "uncommitted tree")
+    type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$TERN_BUILD/CMakeCache.txt" 2>/dev/null)
+    echo "$rev${type:+, $type build}"
 }
 
 # The keys every Tern benchmark config has (issue 2).  EXTRA_SMTP: more

@@ -147,7 +147,7 @@ echo
 echo "## Inbound: smtp-source -> server -> Maildir"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r),"
-echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo '?'),"
+echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern $(tern_describe),"
 echo "spool and Maildirs on $(df -T "$BENCH_TMP" | awk 'NR==2 {print $2 " (" $1 ")"}'), $conn;"
 echo "CPU busy before the run: ${BUSY_BEFORE}% (other load), after: $(machine_busy_pct)%."
 echo
