@@ -32,6 +32,7 @@ struct Server::Impl {
   asio::io_context io;
   Spool spool;
   LocalDelivery local;
+  CommitLog log;
   QueueManager queue;
   ServerContext ctx;
   std::vector<asio::ip::tcp::acceptor> acceptors;
@@ -44,8 +45,9 @@ struct Server::Impl {
         config_file(std::move(file)),
         spool(initial.queue_dir()),
         local(initial.mail_dir(), initial.hostname, spool),
-        queue(QueueSettings{initial.queue.delivery_workers, initial.queue.retry_interval}, spool, local),
-        ctx(make_generation(initial), spool, queue) {}
+        log(initial.queue_dir() / "log"),
+        queue(QueueSettings{initial.queue.delivery_workers, initial.queue.retry_interval}, spool, local, log),
+        ctx(make_generation(initial), spool, log, queue) {}
 
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor) {
     for (;;) {
@@ -180,6 +182,10 @@ struct Server::Impl {
         spdlog::info("event=privileges_dropped user={}", cfg.run_as_user);
       }
     }
+    if (auto r = log.open(); !r) {
+      spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
+      return 1;
+    }
     queue.start();
     for (auto& a : acceptors) asio::co_spawn(io, accept_loop(a), asio::detached);
     stop_signals.async_wait([this](boost::system::error_code ec, int sig) {
@@ -198,7 +204,10 @@ struct Server::Impl {
     io.run();
     for (auto& t : threads) t.join();
     ctx.blocking_pool().join();
+    // Deliver what was handed over, sync it, then close the log (which deletes
+    // its last segment when nothing in it is still needed).
     queue.stop();
+    log.stop();
     spdlog::info("event=stopped");
     flush_logging();
     return 0;

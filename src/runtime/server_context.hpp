@@ -13,6 +13,7 @@
 
 #include "base/config.hpp"
 #include "protocol/smtp/server_session.hpp"
+#include "services/commit_log.hpp"
 #include "services/message_intake.hpp"
 #include "services/queue_manager.hpp"
 #include "services/recipient_directory.hpp"
@@ -36,8 +37,9 @@ struct Connection {
 
 class ServerContext {
  public:
-  ServerContext(std::shared_ptr<const Generation> generation, const Spool& spool, QueueManager& queue)
-      : spool_(spool), queue_(queue), generation_(std::move(generation)) {}
+  ServerContext(std::shared_ptr<const Generation> generation, const Spool& spool, CommitLog& log,
+                QueueManager& queue)
+      : spool_(spool), log_(log), queue_(queue), generation_(std::move(generation)) {}
 
   std::shared_ptr<const Generation> generation() const {
     std::lock_guard lock(mu_);
@@ -48,7 +50,12 @@ class ServerContext {
     generation_ = std::move(g);
   }
   IntakeContext intake_context(const Generation& g) {
-    return IntakeContext{g.config, g.directory, &spool_, [this](const std::string& id) { queue_.enqueue(id); }};
+    return IntakeContext{g.config,
+                         g.directory,
+                         &spool_,
+                         &log_,
+                         [this](const std::string& id) { queue_.enqueue(id); },
+                         [this](MemoryMessage m) { queue_.deliver(std::move(m)); }};
   }
 
   // Registers a connection; false when max_connections is reached.
@@ -82,6 +89,7 @@ class ServerContext {
 
  private:
   const Spool& spool_;
+  CommitLog& log_;
   QueueManager& queue_;
   mutable std::mutex mu_;
   std::shared_ptr<const Generation> generation_;

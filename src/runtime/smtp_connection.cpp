@@ -20,6 +20,19 @@ std::string peer_ip(const asio::ip::tcp::socket& s) {
   return a.to_string();
 }
 
+// Awaits the group commit: the log's committer thread completes it, and the
+// coroutine resumes on its own strand.
+asio::awaitable<Result<void>> commit_through_log(MessageIntake& intake) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<void>)>(
+      [&intake](auto handler) {
+        auto executor = asio::get_associated_executor(handler);
+        intake.commit_async([handler = std::move(handler), executor](Result<void> r) mutable {
+          asio::post(executor, [handler = std::move(handler), r = std::move(r)]() mutable { handler(std::move(r)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx) {
@@ -77,14 +90,16 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
     while (connected) {
       connected = co_await send();
       if (!session.awaiting_commit()) break;
-      Result<void> r = co_await run_blocking(ctx.blocking_pool(), [&intake] { return intake.commit(); });
+      Result<void> r = intake.commit_blocks()
+                           ? co_await run_blocking(ctx.blocking_pool(), [&intake] { return intake.commit(); })
+                           : co_await commit_through_log(intake);
       const auto& env = session.envelope();
       if (r) {
         ++messages;
         spdlog::info("session={} queue_id={} event=accepted from=<{}> nrcpt={} path={}", sid, session.queue_id(),
                      log_escape(env.mail_from.to_string()), env.recipients.size(),
                      intake.delivered_directly() ? "direct" : "queued");
-        if (intake.delivered_directly())
+        if (intake.delivered_directly() && intake.commit_blocks())
           spdlog::info("queue_id={} event=delivered to=<{}> mailbox={} attempts=1", session.queue_id(),
                        log_escape(env.recipients.front().to_string()), intake.mailboxes().front());
       } else {

@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "formats/received_header.hpp"
@@ -49,6 +52,68 @@ Result<void> LocalDelivery::deliver(const QueueEntry& entry, const std::string& 
   }
   if (left != 0) return std::unexpected(Error::temporary("Local error", "queue file shorter than recorded"));
   return file->commit();
+}
+
+std::string LocalDelivery::stable_name(const QueueEnvelope& envelope, std::size_t index) const {
+  std::string host;
+  for (char c : hostname_) host += (c == '/' ? "\\057" : c == ':' ? "\\072" : std::string(1, c));
+  return fmt::format("{}.T{}_{}.{}", envelope.arrival, envelope.id, index, host);
+}
+
+namespace {
+bool already_delivered(const std::filesystem::path& maildir, const std::string& name) {
+  struct stat st{};
+  if (::stat((maildir / "new" / name).c_str(), &st) == 0) return true;
+  // A client that has seen it moved it to cur/ as "<name>:2,<flags>".
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(maildir / "cur", ec)) {
+    auto f = e.path().filename().string();
+    if (f.size() > name.size() && f.compare(0, name.size(), name) == 0 && f[name.size()] == ':') return true;
+  }
+  return false;
+}
+}  // namespace
+
+Result<bool> LocalDelivery::deliver_bytes(const QueueEnvelope& envelope, std::string_view message,
+                                          const std::string& mailbox, std::size_t index, bool check_existing) const {
+  auto at = mailbox.rfind('@');
+  Mailbox mb{mailbox, mailbox.substr(at + 1), mailbox.substr(0, at)};
+  auto maildir = mb.maildir(mail_dir_);
+  if (auto r = ensure_maildir(maildir); !r) return std::unexpected(r.error());
+  std::string name = stable_name(envelope, index);
+  if (check_existing && already_delivered(maildir, name)) return false;
+  auto tmp = maildir / "tmp" / name;
+  ::unlink(tmp.c_str());  // a leftover of a crash during this very delivery
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) return std::unexpected(Error::from_errno("create " + tmp.string(), errno));
+  std::string headers = build_delivery_headers(envelope.sender, mailbox);
+  iovec iov[2] = {{headers.data(), headers.size()}, {const_cast<char*>(message.data()), message.size()}};
+  std::size_t total = headers.size() + message.size(), done = 0;
+  while (done < total) {
+    ssize_t n = ::writev(fd.get(), iov, 2);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return std::unexpected(Error::from_errno("write " + tmp.string(), err));
+    }
+    done += static_cast<std::size_t>(n);
+    // Advance the iovecs past what was written.
+    std::size_t skip = static_cast<std::size_t>(n);
+    for (auto& v : iov) {
+      std::size_t s = std::min(skip, v.iov_len);
+      v.iov_base = static_cast<char*>(v.iov_base) + s;
+      v.iov_len -= s;
+      skip -= s;
+    }
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), (maildir / "new" / name).c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return std::unexpected(Error::from_errno("rename into " + (maildir / "new").string(), err));
+  }
+  return true;
 }
 
 }  // namespace tern

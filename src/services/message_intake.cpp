@@ -22,31 +22,8 @@ smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope&, con
 
 Result<std::string> MessageIntake::open_message(const smtp::Envelope& env) {
   discard_message();
-  id_ = make_queue_id();
-  std::vector<QueuedRecipient> rcpts;
-  mailboxes_.clear();
-  for (const auto& r : env.recipients) {
-    auto mb = ctx_.directory->resolve(r);
-    std::string mailbox = mb ? mb->address : std::string{};
-    rcpts.push_back({r.to_string(), mailbox});
-    if (mb && std::find(mailboxes_.begin(), mailboxes_.end(), mailbox) == mailboxes_.end())
-      mailboxes_.push_back(mailbox);
-  }
-  bool all_local = std::all_of(rcpts.begin(), rcpts.end(), [](const auto& r) { return !r.mailbox.empty(); });
-  const Config& cfg = *ctx_.config;
-
-  if (all_local && mailboxes_.size() == 1) {
-    Mailbox mb = *ctx_.directory->resolve(env.recipients.front());
-    auto f = begin_maildir_message(mb.maildir(cfg.mail_dir()), cfg.hostname);
-    if (!f) return std::unexpected(f.error());
-    file_ = std::move(*f);
-    direct_ = true;
-    file_->write(build_delivery_headers(env.mail_from.to_string(), mb.address));
-    return id_;
-  }
-
   QueueEnvelope qe;
-  qe.id = id_;
+  qe.id = make_queue_id();
   qe.arrival = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
@@ -55,30 +32,92 @@ Result<std::string> MessageIntake::open_message(const smtp::Envelope& env) {
   qe.sender = env.mail_from.to_string();
   qe.smtputf8 = env.smtputf8;
   qe.body_8bit = env.body_8bit;
-  qe.recipients = std::move(rcpts);
-  auto f = StagedFile::create(ctx_.spool->incoming_path(id_), ctx_.spool->active_path(id_));
-  if (!f) return std::unexpected(f.error());
-  file_ = std::move(*f);
+  mailboxes_.clear();
+  for (const auto& r : env.recipients) {
+    auto mb = ctx_.directory->resolve(r);
+    std::string mailbox = mb ? mb->address : std::string{};
+    qe.recipients.push_back({r.to_string(), mailbox});
+    if (mb && std::find(mailboxes_.begin(), mailboxes_.end(), mailbox) == mailboxes_.end())
+      mailboxes_.push_back(mailbox);
+  }
+  envelope_ = std::move(qe);
+  buffer_ = serialize_envelope(envelope_);
+  envelope_len_ = buffer_.size();
   direct_ = false;
-  file_->write(serialize_envelope(qe));
-  return id_;
+  open_ = true;
+  return envelope_.id;
+}
+
+void MessageIntake::spill() {
+  const Config& cfg = *ctx_.config;
+  bool all_local = std::all_of(envelope_.recipients.begin(), envelope_.recipients.end(),
+                               [](const auto& r) { return !r.mailbox.empty(); });
+  std::string_view message = std::string_view(buffer_).substr(envelope_len_);
+  if (all_local && mailboxes_.size() == 1) {
+    const std::string& address = mailboxes_.front();
+    auto at = address.rfind('@');
+    Mailbox mb{address, address.substr(at + 1), address.substr(0, at)};
+    auto f = begin_maildir_message(mb.maildir(cfg.mail_dir()), cfg.hostname);
+    if (f) {
+      file_ = std::move(*f);
+      direct_ = true;
+      file_->write(build_delivery_headers(envelope_.sender, address));
+      file_->write(message);
+    }
+  } else {
+    auto f = StagedFile::create(ctx_.spool->incoming_path(envelope_.id), ctx_.spool->active_path(envelope_.id));
+    if (f) {
+      file_ = std::move(*f);
+      file_->write(buffer_);
+    }
+  }
+  // If the file could not be created, commit() reports it: keep a marker file
+  // so the message is not silently taken from memory.
+  if (!file_) file_.emplace();
+  std::string().swap(buffer_);
 }
 
 void MessageIntake::write_message(std::string_view bytes) {
-  if (file_) file_->write(bytes);
+  if (!open_) return;
+  if (file_) {
+    file_->write(bytes);
+    return;
+  }
+  buffer_.append(bytes);
+  if (buffer_.size() > ctx_.memory_limit) spill();
 }
 
 void MessageIntake::discard_message() {
   if (file_) file_->discard();
   file_.reset();
+  std::string().swap(buffer_);
+  open_ = false;
 }
 
 Result<void> MessageIntake::commit() {
-  if (!file_) return std::unexpected(Error::temporary("Local error in processing", "commit without a message"));
+  if (!file_) return std::unexpected(Error::temporary("Local error in processing", "commit without a file"));
   auto r = file_->commit();
   file_.reset();
-  if (r && !direct_ && ctx_.on_queued) ctx_.on_queued(id_);
+  open_ = false;
+  if (r && !direct_ && ctx_.on_spooled) ctx_.on_spooled(envelope_.id);
   return r;
+}
+
+void MessageIntake::commit_async(std::move_only_function<void(Result<void>)> done) {
+  auto payload = std::make_shared<const std::string>(std::move(buffer_));
+  buffer_.clear();
+  open_ = false;
+  MemoryMessage m{envelope_, payload, envelope_len_, 0};
+  ctx_.log->append(payload, [m = std::move(m), done = std::move(done), hand_off = ctx_.on_logged](
+                                Result<std::uint64_t> segment) mutable {
+    if (!segment) {
+      done(std::unexpected(segment.error()));
+      return;
+    }
+    m.log_segment = *segment;
+    hand_off(std::move(m));
+    done({});
+  });
 }
 
 }  // namespace tern

@@ -1,10 +1,13 @@
 // The SMTP session's services for incoming mail: recipient policy, and where
 // the message goes while it streams in.
 //
-// Two paths, chosen at DATA: a message for exactly one local mailbox is
-// written straight into that Maildir's tmp/ and renamed into new/ once
-// fsynced — delivered before the 250, written once. Anything else is spooled
-// into the durable queue and delivered by the queue manager.
+// A message is held in memory while it is small (up to memory_limit octets,
+// so a connection's memory stays bounded) and committed through the group
+// commit log: many sessions share one fdatasync, and delivery happens after
+// the 250 from memory. A message that grows past the limit spills to a file:
+// straight into the Maildir's tmp/ when it has exactly one local mailbox
+// (delivered at commit, written once), else into the spool's incoming/.
+// Either file is fsynced and renamed before the 250.
 #pragma once
 #include <functional>
 #include <memory>
@@ -13,17 +16,30 @@
 
 #include "base/config.hpp"
 #include "protocol/smtp/session_services.hpp"
+#include "services/commit_log.hpp"
 #include "services/recipient_directory.hpp"
 #include "services/spool.hpp"
 #include "services/staged_file.hpp"
 
 namespace tern {
 
+// A durable message on its way to delivery from memory.
+struct MemoryMessage {
+  QueueEnvelope envelope;
+  CommitLog::Payload payload;      // envelope text + message
+  std::size_t message_offset = 0;  // where the message starts in payload
+  std::uint64_t log_segment = 0;
+  std::string_view message() const { return std::string_view(*payload).substr(message_offset); }
+};
+
 struct IntakeContext {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const RecipientDirectory> directory;
   const Spool* spool = nullptr;
-  std::function<void(const std::string& id)> on_queued;  // thread-safe
+  CommitLog* log = nullptr;
+  std::function<void(const std::string& id)> on_spooled;     // thread-safe
+  std::function<void(MemoryMessage message)> on_logged;      // thread-safe
+  std::size_t memory_limit = 256 * 1024;
 };
 
 class MessageIntake final : public smtp::SessionServices {
@@ -35,16 +51,26 @@ class MessageIntake final : public smtp::SessionServices {
   void write_message(std::string_view bytes) override;
   void discard_message() override;
 
-  // Makes the open message durable (blocking: fsync). Run off the I/O thread.
+  // The message spilled to a file: commit() must run off the I/O thread.
+  bool commit_blocks() const { return file_.has_value(); }
+  // Blocking commit of a spilled message (fsync, rename, fsync dir).
   Result<void> commit();
-  // True when the open message went straight into a mailbox.
+  // Commit of an in-memory message through the log; done runs on the log's
+  // committer thread.
+  void commit_async(std::move_only_function<void(Result<void>)> done);
+
   bool delivered_directly() const { return direct_; }
   const std::vector<std::string>& mailboxes() const { return mailboxes_; }
 
  private:
+  void spill();
+
   IntakeContext ctx_;
+  QueueEnvelope envelope_;
+  std::string buffer_;  // envelope text + message while in memory
+  std::size_t envelope_len_ = 0;
+  bool open_ = false;
   std::optional<StagedFile> file_;
-  std::string id_;
   bool direct_ = false;
   std::vector<std::string> mailboxes_;
 };
