@@ -90,7 +90,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
     while (connected) {
       connected = co_await send();
       if (!session.awaiting_commit()) break;
-      Result<void> r = intake.commit_blocks()
+      const bool blocking = intake.commit_blocks();
+      Result<void> r = blocking
                            ? co_await run_blocking(ctx.blocking_pool(), [&intake] { return intake.commit(); })
                            : co_await commit_through_log(intake);
       const auto& env = session.envelope();
@@ -98,8 +99,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
         ++messages;
         spdlog::info("session={} queue_id={} event=accepted from=<{}> nrcpt={} path={}", sid, session.queue_id(),
                      log_escape(env.mail_from.to_string()), env.recipients.size(),
-                     intake.delivered_directly() ? "direct" : "queued");
-        if (intake.delivered_directly() && intake.commit_blocks())
+                     !blocking ? "log" : intake.delivered_directly() ? "direct" : "spool");
+        if (blocking && intake.delivered_directly())
           spdlog::info("queue_id={} event=delivered to=<{}> mailbox={} attempts=1", session.queue_id(),
                        log_escape(env.recipients.front().to_string()), intake.mailboxes().front());
       } else {

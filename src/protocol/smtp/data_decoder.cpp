@@ -1,5 +1,7 @@
 #include "protocol/smtp/data_decoder.hpp"
 
+#include <algorithm>
+
 #include "base/strings.hpp"
 
 namespace tern::smtp {
@@ -41,9 +43,17 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
         // Fast path: copy the run of ordinary octets up to the next CR/LF.
         {
           std::size_t j = i + 1;
-          while (j < in.size() && in[j] != '\r' && in[j] != '\n') ++j;
-          if (c == '\n') j = i + 1;
-          for (std::size_t k = i; k < j; ++k) account_line_byte(in[k]);
+          if (c != '\n') {
+            // Bulk scan: the next CR or LF ends the run of ordinary octets.
+            std::string_view rest = in.substr(j);
+            std::size_t cr = rest.find('\r'), lf = rest.find('\n');
+            j = std::min(cr, lf) == std::string_view::npos ? in.size() : j + std::min(cr, lf);
+          }
+          // Only the first octets of a header line matter for loop detection.
+          std::size_t k = i;
+          for (; k < j && in_headers_ && line_prefix_.size() < 9; ++k) account_line_byte(in[k]);
+          line_len_ += j - k;
+          if (line_len_ + 2 > max_line_) line_too_long_ = true;
           out.append(in.data() + i, j - i);
           at_line_start_ = false;
           i = j;
