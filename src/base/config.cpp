@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <set>
 #include <toml++/toml.h>
@@ -91,29 +92,29 @@ class TableReader {
   std::set<std::string> used_;
 };
 
-void parse_address(TableReader& r, const toml::node* n, ListenerConfig& l) {
+void parse_address(TableReader& r, const toml::node* n, ListenerConfig& l, std::string_view key = "address") {
   // "127.0.0.1:2525" or "[::1]:2525"
   std::string_view a = l.address;
   std::string_view host, port;
   if (a.starts_with('[')) {
     auto close = a.find(']');
     if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':')
-      r.fail(n, "address", "expected \"[IPv6]:port\"");
+      r.fail(n, key, "expected \"[IPv6]:port\"");
     host = a.substr(1, close - 1);
     port = a.substr(close + 2);
   } else {
     auto colon = a.rfind(':');
-    if (colon == std::string_view::npos) r.fail(n, "address", "expected \"host:port\", e.g. \"127.0.0.1:2525\"");
+    if (colon == std::string_view::npos) r.fail(n, key, "expected \"host:port\", e.g. \"127.0.0.1:2525\"");
     host = a.substr(0, colon);
     port = a.substr(colon + 1);
   }
-  if (!IpAddress::parse(host)) r.fail(n, "address", fmt::format("\"{}\" is not an IP address", host));
+  if (!IpAddress::parse(host)) r.fail(n, key, fmt::format("\"{}\" is not an IP address", host));
   unsigned p = 0;
   for (char c : port) {
-    if (c < '0' || c > '9' || p > 65535) r.fail(n, "address", "port must be a number from 1 to 65535");
+    if (c < '0' || c > '9' || p > 65535) r.fail(n, key, "port must be a number from 1 to 65535");
     p = p * 10 + (c - '0');
   }
-  if (p == 0 || p > 65535) r.fail(n, "address", "port must be a number from 1 to 65535");
+  if (p == 0 || p > 65535) r.fail(n, key, "port must be a number from 1 to 65535");
   l.host = std::string(host);
   l.port = static_cast<std::uint16_t>(p);
 }
@@ -232,7 +233,76 @@ Config from_table(const toml::table& root, std::string_view file) {
     if (!n->is_table()) top.fail(n, "queue", "expected a table [queue]");
     TableReader r(*n->as_table(), "queue", file);
     r.integer("retry_interval", c.queue.retry_interval, 1, 86400);
+    r.integer("max_retry_interval", c.queue.max_retry_interval, 1, 7 * 86400);
+    r.integer("max_lifetime", c.queue.max_lifetime, 1, 30 * 86400);
     r.integer("delivery_workers", c.queue.delivery_workers, 1, 256);
+    r.finish();
+  }
+
+  if (const toml::node* n = top.take("dns")) {
+    if (!n->is_table()) top.fail(n, "dns", "expected a table [dns]");
+    TableReader r(*n->as_table(), "dns", file);
+    c.dns.servers = r.string_list("servers");
+    for (const auto& s : c.dns.servers) {
+      ListenerConfig probe;
+      probe.address = s;
+      parse_address(r, r.node("servers"), probe, "servers");  // same "IP:port" / "[IPv6]:port" syntax
+    }
+    r.integer("timeout", c.dns.timeout, 1, 300);
+    r.finish();
+  }
+
+  if (const toml::node* n = top.take("delivery")) {
+    if (!n->is_table()) top.fail(n, "delivery", "expected a table [delivery]");
+    TableReader r(*n->as_table(), "delivery", file);
+    auto& d = c.delivery;
+    r.integer("port", d.port, 1, 65535);
+    r.integer("connect_timeout", d.connect_timeout, 1, 3600);
+    r.integer("max_connections", d.max_connections, 1, 100000);
+    r.integer("max_per_destination", d.max_per_destination, 1, 10000);
+    r.integer("idle_timeout", d.idle_timeout, 0, 3600);
+    if (const toml::node* b = r.take("prefer_ipv6")) {
+      if (!b->is_boolean()) r.fail(b, "prefer_ipv6", "expected true or false");
+      d.prefer_ipv6 = *b->value<bool>();
+    }
+    r.string("tls", d.tls);
+    if (d.tls != "opportunistic" && d.tls != "none")
+      r.fail(r.node("tls"), "tls", "expected \"opportunistic\" or \"none\"");
+    r.finish();
+  }
+
+  if (const toml::node* n = top.take("relay")) {
+    if (!n->is_table()) top.fail(n, "relay", "expected a table [relay]");
+    TableReader r(*n->as_table(), "relay", file);
+    auto& rl = c.relay;
+    r.string("host", rl.host);
+    if (rl.host.empty()) r.fail(n, "host", "missing (expected \"host:port\", e.g. \"smtp.example.net:587\")");
+    {
+      // host:port where host may be a name or an address.
+      auto colon = rl.host.rfind(':');
+      bool bracketed = rl.host.starts_with('[');
+      if (colon == std::string::npos || (bracketed && rl.host[colon - 1] != ']'))
+        r.fail(r.node("host"), "host", "expected \"host:port\", e.g. \"smtp.example.net:587\"");
+      unsigned port = 0;
+      auto digits = std::string_view(rl.host).substr(colon + 1);
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      if (ec != std::errc{} || end != digits.data() + digits.size() || port == 0 || port > 65535)
+        r.fail(r.node("host"), "host", "port must be a number from 1 to 65535");
+      rl.port = static_cast<std::uint16_t>(port);
+      rl.host = rl.host.substr(bracketed ? 1 : 0, bracketed ? colon - 2 : colon);
+    }
+    r.string("tls", rl.tls);
+    if (rl.tls != "starttls" && rl.tls != "implicit" && rl.tls != "none")
+      r.fail(r.node("tls"), "tls", "expected \"starttls\", \"implicit\" or \"none\"");
+    if (const toml::node* a = r.take("auth")) {
+      if (!a->is_table()) r.fail(a, "auth", "expected { username = \"...\", password_file = \"...\" }");
+      TableReader ar(*a->as_table(), "relay.auth", file);
+      ar.string("username", rl.username);
+      ar.string("password_file", rl.password_file);
+      if (rl.username.empty() || rl.password_file.empty())
+        ar.fail(a, "auth", "needs both username and password_file (the password is never written in the config)");
+      ar.finish();
+    }
     r.finish();
   }
 

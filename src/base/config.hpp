@@ -38,8 +38,34 @@ struct SmtpConfig {
 };
 
 struct QueueConfig {
-  unsigned retry_interval = 300;  // seconds before a failed local delivery is retried
-  unsigned delivery_workers = 4;  // concurrent local deliveries
+  unsigned retry_interval = 300;       // seconds before the first retry; doubles each time
+  unsigned max_retry_interval = 3600;  // the back-off stops growing here
+  unsigned max_lifetime = 432000;      // 5 days: then the sender gets a bounce
+  unsigned delivery_workers = 4;       // concurrent local deliveries
+};
+
+struct DnsConfig {
+  std::vector<std::string> servers;  // "IP:port"; empty: the system's resolv.conf
+  unsigned timeout = 10;             // seconds per lookup
+};
+
+struct DeliveryConfig {
+  std::uint16_t port = 25;            // remote SMTP port (tests point it elsewhere)
+  unsigned connect_timeout = 30;      // seconds
+  unsigned max_connections = 100;     // outbound connections in all
+  unsigned max_per_destination = 20;  // outbound connections per domain (or relay host)
+  unsigned idle_timeout = 5;          // seconds a connection waits for more mail before QUIT
+  bool prefer_ipv6 = false;
+  std::string tls = "opportunistic";  // opportunistic | none
+};
+
+struct RelayConfig {
+  std::string host;  // empty: deliver by MX
+  std::uint16_t port = 25;
+  std::string tls = "starttls";  // starttls | implicit | none
+  std::string username;
+  std::string password_file;
+  bool enabled() const { return !host.empty(); }
 };
 
 struct Config {
@@ -53,6 +79,9 @@ struct Config {
   std::vector<UserConfig> users;
   SmtpConfig smtp;
   QueueConfig queue;
+  DnsConfig dns;
+  DeliveryConfig delivery;
+  RelayConfig relay;
 
   std::filesystem::path queue_dir() const { return data_dir / "queue"; }
   std::filesystem::path mail_dir() const { return data_dir / "mail"; }

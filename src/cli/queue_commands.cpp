@@ -1,6 +1,7 @@
 #include "cli/queue_commands.hpp"
 
 #include <cstdio>
+#include <csignal>
 #include <ctime>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -93,6 +94,86 @@ void show(const Config& cfg, const std::string& id, bool json) {
                 r["last_error"].get<std::string>().c_str());
 }
 
+// Tells a running ternd to re-read the spool (SIGUSR1). Returns false when no
+// daemon is running; the change then takes effect at its next start.
+bool poke_daemon(const Config& cfg) {
+  std::FILE* f = std::fopen((cfg.data_dir / "ternd.pid").c_str(), "r");
+  if (!f) return false;
+  long pid = 0;
+  bool ok = std::fscanf(f, "%ld", &pid) == 1 && pid > 1;
+  std::fclose(f);
+  return ok && ::kill(static_cast<pid_t>(pid), SIGUSR1) == 0;
+}
+
+void report_poke(const Config& cfg) {
+  if (!poke_daemon(cfg)) std::printf("ternd is not running: the change takes effect when it starts\n");
+}
+
+// Marks recipients of one message; returns how many changed.
+std::size_t mark(const Spool& spool, const std::string& id, RecipientStatus from, RecipientStatus to,
+                 const std::string& error) {
+  auto q = spool.read(id);
+  if (!q) return 0;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < q->recipients.size(); ++i) {
+    auto st = q->recipients[i];
+    bool final = st.status == RecipientStatus::delivered || st.status == RecipientStatus::bounced ||
+                 st.status == RecipientStatus::failed;
+    if (final || (from != RecipientStatus::pending && st.status != from)) continue;
+    st.status = to;
+    st.next_attempt = 0;
+    if (!error.empty()) st.last_error = error;
+    if (spool.record(id, i, st)) ++n;
+  }
+  return n;
+}
+
+void flush(const Config& cfg, const std::string& only_id) {
+  Spool spool(cfg.queue_dir());
+  std::size_t messages = 0;
+  for (const auto& id : spool.list()) {
+    if (!only_id.empty() && id != only_id) continue;
+    // Deferred (and pending) recipients become due now.
+    if (mark(spool, id, RecipientStatus::pending, RecipientStatus::deferred, "") > 0) ++messages;
+  }
+  if (!only_id.empty() && messages == 0) {
+    std::fprintf(stderr, "tern: %s: no such message, or nothing left to retry\n", only_id.c_str());
+    g_exit = 1;
+    return;
+  }
+  std::printf("%zu message%s scheduled for immediate delivery\n", messages, messages == 1 ? "" : "s");
+  report_poke(cfg);
+}
+
+void remove_message(const Config& cfg, const std::string& id) {
+  Spool spool(cfg.queue_dir());
+  if (!spool.read(id)) {
+    std::fprintf(stderr, "tern: %s: no such message in the queue\n", id.c_str());
+    g_exit = 1;
+    return;
+  }
+  if (auto r = spool.remove(id); !r) {
+    std::fprintf(stderr, "tern: %s: %s\n", id.c_str(), r.error().detail.c_str());
+    g_exit = 1;
+    return;
+  }
+  std::printf("%s: deleted (no bounce sent)\n", id.c_str());
+  report_poke(cfg);
+}
+
+void bounce_message(const Config& cfg, const std::string& id) {
+  Spool spool(cfg.queue_dir());
+  std::size_t n = mark(spool, id, RecipientStatus::pending, RecipientStatus::failed,
+                       "5.0.0 returned to the sender by the administrator");
+  if (n == 0) {
+    std::fprintf(stderr, "tern: %s: no such message, or nothing left to bounce\n", id.c_str());
+    g_exit = 1;
+    return;
+  }
+  std::printf("%s: %zu recipient%s will be bounced to the sender\n", id.c_str(), n, n == 1 ? "" : "s");
+  report_poke(cfg);
+}
+
 }  // namespace
 
 int exit_code() { return g_exit; }
@@ -112,6 +193,23 @@ void add_queue_commands(CLI::App& app, std::function<Config()> load_config) {
   show_cmd->add_option("id", *show_id, "queue id")->required();
   show_cmd->add_flag("--json", *show_json, "machine-readable output");
   show_cmd->callback([=] { show(load_config(), *show_id, *show_json); });
+
+  queue->add_subcommand("flush", "retry every deferred message now")->callback([=] { flush(load_config(), ""); });
+
+  auto retry_id = std::make_shared<std::string>();
+  auto* retry_cmd = queue->add_subcommand("retry", "retry one message now");
+  retry_cmd->add_option("id", *retry_id, "queue id")->required();
+  retry_cmd->callback([=] { flush(load_config(), *retry_id); });
+
+  auto delete_id = std::make_shared<std::string>();
+  auto* delete_cmd = queue->add_subcommand("delete", "remove a message from the queue, without a bounce");
+  delete_cmd->add_option("id", *delete_id, "queue id")->required();
+  delete_cmd->callback([=] { remove_message(load_config(), *delete_id); });
+
+  auto bounce_id = std::make_shared<std::string>();
+  auto* bounce_cmd = queue->add_subcommand("bounce", "give up on a message now and bounce it to its sender");
+  bounce_cmd->add_option("id", *bounce_id, "queue id")->required();
+  bounce_cmd->callback([=] { bounce_message(load_config(), *bounce_id); });
 }
 
 }  // namespace tern::cli

@@ -1,4 +1,5 @@
-// `tern queue list|show`: read the spool of the configured data directory.
+// `tern queue list|show|flush|retry|delete|bounce`: read and change the spool
+// of the configured data directory, then tell a running ternd (SIGUSR1).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>

@@ -26,6 +26,17 @@ std::shared_ptr<const Generation> make_generation(Config config) {
 
 }  // namespace
 
+QueueSettings queue_settings(const Config& c) {
+  QueueSettings q;
+  q.workers = c.queue.delivery_workers;
+  q.retry_interval = c.queue.retry_interval;
+  q.max_retry_interval = c.queue.max_retry_interval;
+  q.max_lifetime = c.queue.max_lifetime;
+  q.hostname = c.hostname;
+  q.postmaster = "postmaster@" + c.domains.front();
+  return q;
+}
+
 struct Server::Impl {
   Config initial;
   std::optional<std::filesystem::path> config_file;
@@ -38,6 +49,7 @@ struct Server::Impl {
   std::vector<asio::ip::tcp::acceptor> acceptors;
   asio::signal_set stop_signals{io, SIGTERM, SIGINT};
   asio::signal_set hup_signal{io, SIGHUP};
+  asio::signal_set usr1_signal{io, SIGUSR1};
   asio::steady_timer grace_timer{io};
 
   Impl(Config c, std::optional<std::filesystem::path> file)
@@ -46,7 +58,8 @@ struct Server::Impl {
         spool(initial.queue_dir()),
         local(initial.mail_dir(), initial.hostname, spool),
         log(initial.queue_dir() / "log"),
-        queue(QueueSettings{initial.queue.delivery_workers, initial.queue.retry_interval}, spool, local, log),
+        queue(queue_settings(initial), spool, local, log,
+              [this](const std::string& address) { return resolve_mailbox(address); }),
         ctx(make_generation(initial), spool, log, queue) {}
 
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor) {
@@ -111,6 +124,25 @@ struct Server::Impl {
     if (ctx.live_count() == 0) grace_timer.cancel();
   }
 
+  // The mailbox an address is delivered to ("" when it is not local), with the
+  // directory of the current configuration.
+  std::string resolve_mailbox(const std::string& address) {
+    auto parsed = parse_mailbox(address);
+    if (!parsed) return {};
+    auto mb = ctx.generation()->directory->resolve(*parsed);
+    return mb ? mb->address : std::string{};
+  }
+
+  // `tern queue flush|retry|bounce|delete` change the spool, then send SIGUSR1.
+  void wait_for_usr1() {
+    usr1_signal.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      spdlog::info("event=queue_rescan reason=SIGUSR1");
+      queue.rescan();
+      wait_for_usr1();
+    });
+  }
+
   void wait_for_hup() {
     hup_signal.async_wait([this](boost::system::error_code ec, int) {
       if (ec) return;
@@ -133,6 +165,19 @@ struct Server::Impl {
       spdlog::info("event=reload status=ok file={}", config_file->string());
     } catch (const std::exception& e) {
       spdlog::error("event=reload status=failed error=\"{}\"", e.what());
+    }
+  }
+
+  std::filesystem::path pid_file() const { return initial.data_dir / "ternd.pid"; }
+
+  // Lets `tern queue` find the running daemon to signal it.
+  void write_pid_file() {
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (FILE* f = std::fopen(pid_file().c_str(), "w")) {
+      std::fputs(pid.c_str(), f);
+      std::fclose(f);
+    } else {
+      spdlog::warn("event=pid_file_failed path={}", pid_file().string());
     }
   }
 
@@ -195,6 +240,8 @@ struct Server::Impl {
       }
     });
     wait_for_hup();
+    wait_for_usr1();
+    write_pid_file();
     spdlog::info("event=started hostname={} data_dir={} config=\"{}\"", cfg.hostname, cfg.data_dir.string(),
                  cfg.source);
 
@@ -208,6 +255,7 @@ struct Server::Impl {
     // its last segment when nothing in it is still needed).
     queue.stop();
     log.stop();
+    ::unlink(pid_file().c_str());
     spdlog::info("event=stopped");
     flush_logging();
     return 0;

@@ -11,12 +11,16 @@ namespace tern {
 
 MessageIntake::MessageIntake(IntakeContext context) : ctx_(std::move(context)) {}
 
-smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope&, const MailAddress& rcpt) {
+smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope& env, const MailAddress& rcpt) {
   if (ctx_.directory->resolve(rcpt)) return smtp::RecipientVerdict::accept;
   if (rcpt.domain.empty() || ctx_.directory->is_local_domain(rcpt.domain))
     return smtp::RecipientVerdict::unknown_user;
-  // No relaying: remote delivery is not part of this build (and never for
-  // strangers). RFC 5321 §3.6.2 / §7.1.
+  // Relaying only for trusted networks (like Postfix's mynetworks); never an
+  // open relay (RFC 5321 §3.6.2, §7.1).
+  if (auto ip = IpAddress::parse(env.client_ip)) {
+    for (const auto& net : ctx_.config->smtp.trusted_networks)
+      if (net.contains(*ip)) return smtp::RecipientVerdict::accept;
+  }
   return smtp::RecipientVerdict::relay_denied;
 }
 

@@ -1,13 +1,18 @@
 #include "services/queue_manager.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "base/queue_id.hpp"
+#include "formats/dsn.hpp"
+
 namespace tern {
 namespace {
+
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -21,10 +26,37 @@ Result<void> sync_filesystem(const std::filesystem::path& dir) {
   if (::syncfs(fd.get()) != 0) return std::unexpected(Error::from_errno("syncfs " + dir.string(), errno));
   return {};
 }
+
+Result<std::shared_ptr<const std::string>> read_whole(const std::filesystem::path& p) {
+  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::unexpected(Error::from_errno("open " + p.string(), errno));
+  auto data = std::make_shared<std::string>();
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(Error::from_errno("read " + p.string(), errno));
+    if (n == 0) break;
+    data->append(buf, static_cast<std::size_t>(n));
+  }
+  return std::shared_ptr<const std::string>(std::move(data));
+}
+
+std::string header_section(std::string_view message) {
+  auto end = message.find("\r\n\r\n");
+  std::string_view h = message.substr(0, end == std::string_view::npos ? message.size() : end + 2);
+  return std::string(h.substr(0, 64 * 1024));
+}
+
 }  // namespace
 
-QueueManager::QueueManager(QueueSettings settings, const Spool& spool, const LocalDelivery& local, CommitLog& log)
-    : settings_(settings), spool_(spool), local_(local), log_(log) {}
+QueueManager::QueueManager(QueueSettings settings, const Spool& spool, const LocalDelivery& local, CommitLog& log,
+                           std::function<std::string(const std::string&)> resolve_mailbox)
+    : settings_(std::move(settings)),
+      spool_(spool),
+      local_(local),
+      log_(log),
+      resolve_mailbox_(std::move(resolve_mailbox)) {}
 
 QueueManager::~QueueManager() { stop(); }
 
@@ -35,7 +67,7 @@ void QueueManager::start() {
   auto ids = spool_.list();
   {
     std::lock_guard lock(mu_);
-    for (auto& id : ids) ready_.push_back(Job{std::move(id), std::nullopt});
+    for (auto& id : ids) ready_.push_back(Job{std::move(id), std::nullopt, std::nullopt});
   }
   if (!ids.empty()) spdlog::info("event=queue_resume messages={}", ids.size());
   for (unsigned i = 0; i < settings_.workers; ++i) threads_.emplace_back([this] { worker(); });
@@ -44,7 +76,7 @@ void QueueManager::start() {
 
 void QueueManager::replay_old_segments() {
   for (const auto& segment : log_.old_segments()) {
-    std::size_t delivered = 0;
+    std::size_t replayed = 0;
     auto n = CommitLog::read_segment(segment, [&](std::string_view payload) {
       auto end = payload.find("\n\n");
       if (end == std::string_view::npos) return;
@@ -54,7 +86,22 @@ void QueueManager::replay_old_segments() {
         return;
       }
       MemoryMessage m{std::move(*env), std::make_shared<const std::string>(payload), end + 2, 0};
-      if (deliver_from_memory(m, true)) ++delivered;
+      auto states = deliver_local(m, true);
+      // Remote recipients (and failed local ones) continue from the spool.
+      bool settled = std::all_of(states.begin(), states.end(),
+                                 [](const auto& s) { return s.status == RecipientStatus::delivered; });
+      if (!settled) {
+        for (std::size_t i = 0; i < states.size(); ++i)
+          if (states[i].status != RecipientStatus::delivered) states[i] = RecipientState{};
+        auto f = StagedFile::create(spool_.incoming_path(m.envelope.id), spool_.active_path(m.envelope.id));
+        if (f) {
+          f->write(*m.payload);
+          if (f->commit())
+            for (std::size_t i = 0; i < states.size(); ++i)
+              if (states[i].status == RecipientStatus::delivered) (void)spool_.record(m.envelope.id, i, states[i]);
+        }
+      }
+      ++replayed;
     });
     if (!n) {
       spdlog::error("event=replay_failed segment={} error=\"{}\"", segment.filename().string(), n.error().detail);
@@ -67,31 +114,28 @@ void QueueManager::replay_old_segments() {
       continue;
     }
     ::unlink(segment.c_str());
-    spdlog::info("event=log_replayed segment={} records={} delivered={}", segment.filename().string(), *n, delivered);
+    spdlog::info("event=log_replayed segment={} records={}", segment.filename().string(), replayed);
   }
 }
 
-void QueueManager::enqueue(const std::string& id) {
+void QueueManager::push(Job job) {
   {
     std::lock_guard lock(mu_);
-    ready_.push_back(Job{id, std::nullopt});
-  }
-  cv_.notify_one();
-}
-
-void QueueManager::deliver(MemoryMessage message) {
-  {
-    std::lock_guard lock(mu_);
-    ready_.push_back(Job{{}, std::move(message)});
+    ready_.push_back(std::move(job));
   }
   cv_.notify_one();
 }
 
-void QueueManager::flush() {
+void QueueManager::enqueue(const std::string& id) { push(Job{id, std::nullopt, std::nullopt}); }
+
+void QueueManager::deliver(MemoryMessage message) { push(Job{{}, std::move(message), std::nullopt}); }
+
+void QueueManager::rescan() {
+  auto ids = spool_.list();
   {
     std::lock_guard lock(mu_);
-    for (auto& [when, id] : deferred_) ready_.push_back(Job{id, std::nullopt});
     deferred_.clear();
+    for (auto& id : ids) ready_.push_back(Job{std::move(id), std::nullopt, std::nullopt});
   }
   cv_.notify_all();
 }
@@ -123,42 +167,62 @@ void QueueManager::worker() {
   for (;;) {
     auto now = now_seconds();
     while (!deferred_.empty() && deferred_.begin()->first <= now) {
-      ready_.push_back(Job{deferred_.begin()->second, std::nullopt});
+      ready_.push_back(Job{deferred_.begin()->second, std::nullopt, std::nullopt});
       deferred_.erase(deferred_.begin());
     }
     while (!memory_deferred_.empty() && memory_deferred_.begin()->first <= now) {
-      ready_.push_back(Job{{}, std::move(memory_deferred_.begin()->second)});
+      ready_.push_back(Job{{}, std::move(memory_deferred_.begin()->second), std::nullopt});
       memory_deferred_.erase(memory_deferred_.begin());
     }
-    // On stop, messages already handed over in memory are still delivered
-    // (they are durable in the log either way, this just saves a replay).
-    bool memory_waiting = !ready_.empty() && ready_.front().memory;
-    if (stopping_ && !memory_waiting) return;
+    // On stop, work already in memory is still finished (it is durable in the
+    // log either way; finishing just saves a replay). Spool work waits.
+    if (stopping_) {
+      auto it = std::find_if(ready_.begin(), ready_.end(), [](const Job& j) { return j.memory || j.remote_done; });
+      if (it == ready_.end()) return;
+      Job job = std::move(*it);
+      ready_.erase(it);
+      lock.unlock();
+      if (job.remote_done && job.remote_done->memory) finish_memory(*job.remote_done->memory, job.remote_done->memory_states);
+      else if (job.memory) process_memory(*job.memory);
+      lock.lock();
+      continue;
+    }
     if (ready_.empty()) {
       std::int64_t due = 0;
       if (!deferred_.empty()) due = deferred_.begin()->first;
       if (!memory_deferred_.empty() && (due == 0 || memory_deferred_.begin()->first < due))
         due = memory_deferred_.begin()->first;
       if (due == 0) cv_.wait(lock);
-      else cv_.wait_for(lock, std::chrono::seconds(due - now));
+      else cv_.wait_for(lock, std::chrono::seconds(std::max<std::int64_t>(1, due - now)));
       continue;
     }
     Job job = std::move(ready_.front());
     ready_.pop_front();
+    if (job.remote_done) {
+      lock.unlock();
+      auto& rd = *job.remote_done;
+      if (rd.memory) {
+        for (const auto& o : rd.outcomes) apply_outcome(rd.memory->envelope, o, rd.memory_states.at(o.index), now);
+        finish_memory(*rd.memory, rd.memory_states);
+      } else {
+        finish_spooled(rd.spooled_id, rd.outcomes);
+      }
+      lock.lock();
+      --remote_in_flight_;
+      if (!rd.memory) busy_.erase(rd.spooled_id);
+      continue;
+    }
     if (job.memory) {
-      ++in_progress_;
       lock.unlock();
       process_memory(*job.memory);
       lock.lock();
-      --in_progress_;
       continue;
     }
-    if (busy_.contains(job.id)) continue;  // another worker has it and reschedules it
+    if (busy_.contains(job.id)) continue;  // in progress; it reschedules itself
     busy_.insert(job.id);
     lock.unlock();
-    process_spooled(job.id);
+    process_spooled(job.id);  // may leave job.id busy while a remote attempt is in flight
     lock.lock();
-    busy_.erase(job.id);
   }
 }
 
@@ -185,23 +249,55 @@ void QueueManager::syncer() {
   }
 }
 
-bool QueueManager::deliver_from_memory(const MemoryMessage& m, bool replay) {
+std::int64_t QueueManager::next_retry(unsigned attempts, std::int64_t now) const {
+  std::uint64_t interval = settings_.retry_interval;
+  for (unsigned i = 1; i < attempts && interval < settings_.max_retry_interval; ++i) interval *= 2;
+  return now + static_cast<std::int64_t>(std::min<std::uint64_t>(interval, settings_.max_retry_interval));
+}
+
+void QueueManager::apply_outcome(const QueueEnvelope& env, const RemoteOutcome& o, RecipientState& st,
+                                 std::int64_t now) const {
+  const auto& rcpt = env.recipients[o.index];
+  switch (o.kind) {
+    case RemoteOutcome::Kind::delivered:
+      st.status = RecipientStatus::delivered;
+      st.last_error.clear();
+      spdlog::info("queue_id={} event=delivered to=<{}> relay={} attempts={} reply=\"{}\"", env.id, rcpt.address,
+                   o.remote_mta, st.attempts, o.diagnostic);
+      return;
+    case RemoteOutcome::Kind::permanent:
+      st.status = RecipientStatus::failed;
+      st.last_error = o.status + " " + (o.remote_mta.empty() ? "" : o.remote_mta + " said: ") + o.diagnostic;
+      spdlog::info("queue_id={} event=bounce to=<{}> relay={} status={} reply=\"{}\"", env.id, rcpt.address,
+                   o.remote_mta, o.status, o.diagnostic);
+      return;
+    case RemoteOutcome::Kind::temporary:
+      st.last_error = o.status + " " + (o.remote_mta.empty() ? "" : o.remote_mta + " said: ") + o.diagnostic;
+      if (now - env.arrival >= static_cast<std::int64_t>(settings_.max_lifetime)) {
+        // RFC 3463 X.4.7: delivery time expired.
+        st.status = RecipientStatus::failed;
+        st.last_error = "4.4.7 delivery time expired; last error: " + st.last_error;
+        spdlog::info("queue_id={} event=expired to=<{}> attempts={}", env.id, rcpt.address, st.attempts);
+      } else {
+        st.status = RecipientStatus::deferred;
+        st.next_attempt = next_retry(st.attempts, now);
+        spdlog::info("queue_id={} event=deferred to=<{}> relay={} attempts={} status={} reply=\"{}\"", env.id,
+                     rcpt.address, o.remote_mta, st.attempts, o.status, o.diagnostic);
+      }
+      return;
+  }
+}
+
+std::vector<RecipientState> QueueManager::deliver_local(const MemoryMessage& m, bool replay) {
   const auto& env = m.envelope;
   std::vector<std::string> done_mailboxes;
   std::vector<RecipientState> states(env.recipients.size());
-  bool all_ok = true;
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     const auto& rcpt = env.recipients[i];
     auto& st = states[i];
+    if (rcpt.mailbox.empty()) continue;  // remote: not here
     st.attempts = 1;
-    if (rcpt.mailbox.empty()) {
-      st.status = RecipientStatus::deferred;
-      st.last_error = "remote delivery not available";
-      all_ok = false;
-      continue;
-    }
-    auto seen = std::find(done_mailboxes.begin(), done_mailboxes.end(), rcpt.mailbox);
-    if (seen != done_mailboxes.end()) {
+    if (std::find(done_mailboxes.begin(), done_mailboxes.end(), rcpt.mailbox) != done_mailboxes.end()) {
       st.status = RecipientStatus::delivered;  // an alias of a mailbox already served
       continue;
     }
@@ -214,95 +310,250 @@ bool QueueManager::deliver_from_memory(const MemoryMessage& m, bool replay) {
                      rcpt.mailbox, replay ? " replayed=yes" : "");
     } else {
       st.status = RecipientStatus::deferred;
-      st.next_attempt = now_seconds() + settings_.retry_interval;
+      st.next_attempt = next_retry(1, now_seconds());
       st.last_error = r.error().client_text;
-      all_ok = false;
       spdlog::warn("queue_id={} event=deferred to=<{}> attempts=1 error=\"{}\"", env.id, rcpt.address,
                    r.error().detail);
     }
   }
-  if (all_ok) return true;
-  // Some recipient must wait: move the message into the spool, where retries
-  // live, with the progress made so far.
-  auto f = StagedFile::create(spool_.incoming_path(env.id), spool_.active_path(env.id));
-  if (f) {
-    f->write(*m.payload);
-    if (auto c = f->commit(); c) {
-      for (std::size_t i = 0; i < states.size(); ++i) (void)spool_.record(env.id, i, states[i]);
-      std::lock_guard lock(mu_);
-      deferred_.emplace(now_seconds() + settings_.retry_interval, env.id);
-      return true;
-    } else {
-      spdlog::error("queue_id={} event=spool_failed error=\"{}\"", env.id, c.error().detail);
-    }
-  } else {
-    spdlog::error("queue_id={} event=spool_failed error=\"{}\"", env.id, f.error().detail);
+  return states;
+}
+
+void QueueManager::send_remote(RemoteRequest request, RemoteDone context) {
+  {
+    std::lock_guard lock(mu_);
+    ++remote_in_flight_;
   }
-  return false;
+  if (!transport_) {
+    for (auto i : request.recipients)
+      context.outcomes.push_back({i, RemoteOutcome::Kind::temporary, "4.4.0", "remote delivery is not configured", ""});
+    push(Job{{}, std::nullopt, std::move(context)});
+    return;
+  }
+  auto shared = std::make_shared<RemoteDone>(std::move(context));
+  transport_->send(std::move(request), [this, shared](std::vector<RemoteOutcome> outcomes) {
+    shared->outcomes = std::move(outcomes);
+    push(Job{{}, std::nullopt, std::move(*shared)});
+  });
 }
 
 void QueueManager::process_memory(MemoryMessage& m) {
-  if (deliver_from_memory(m, false)) {
+  auto states = deliver_local(m, false);
+  RemoteRequest req;
+  for (std::size_t i = 0; i < m.envelope.recipients.size(); ++i)
+    if (m.envelope.recipients[i].mailbox.empty()) {
+      req.recipients.push_back(i);
+      states[i].attempts = 1;
+    }
+  if (req.recipients.empty()) {
+    finish_memory(m, states);
+    return;
+  }
+  req.envelope = m.envelope;
+  req.payload = m.payload;
+  req.message_offset = m.message_offset;
+  RemoteDone ctx;
+  ctx.memory = std::move(m);
+  ctx.memory_states = std::move(states);
+  send_remote(std::move(req), std::move(ctx));
+}
+
+void QueueManager::finish_memory(MemoryMessage& m, std::vector<RecipientState>& states) {
+  bounce_failed(m.envelope, m.message(), states);
+  bool waiting = std::any_of(states.begin(), states.end(),
+                             [](const auto& s) { return s.status == RecipientStatus::deferred; });
+  if (waiting) {
+    // Some recipient must wait: the message moves into the spool, where retries live.
+    auto f = StagedFile::create(spool_.incoming_path(m.envelope.id), spool_.active_path(m.envelope.id));
+    Result<void> c = f ? Result<void>{} : Result<void>(std::unexpected(f.error()));
+    if (f) {
+      f->write(*m.payload);
+      c = f->commit();
+    }
+    if (!c) {
+      // Neither delivered nor spooled (disk trouble): keep it in memory and
+      // try again; its log record stays, so a crash loses nothing either.
+      spdlog::error("queue_id={} event=spool_failed error=\"{}\"", m.envelope.id, c.error().detail);
+      std::lock_guard lock(mu_);
+      memory_deferred_.emplace(next_retry(1, now_seconds()), std::move(m));
+      return;
+    }
+    std::int64_t due = 0;
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      (void)spool_.record(m.envelope.id, i, states[i]);
+      if (states[i].status == RecipientStatus::deferred)
+        due = due == 0 ? states[i].next_attempt : std::min(due, states[i].next_attempt);
+    }
     std::lock_guard lock(mu_);
-    ++completed_;
+    deferred_.emplace(due, m.envelope.id);
     to_sync_.push_back(m.log_segment);
     sync_cv_.notify_one();
     return;
   }
-  // Neither delivered nor spooled (disk trouble): keep it in memory and try
-  // again later; its log record stays, so a crash loses nothing either.
   std::lock_guard lock(mu_);
-  memory_deferred_.emplace(now_seconds() + settings_.retry_interval, std::move(m));
+  ++completed_;
+  to_sync_.push_back(m.log_segment);
+  sync_cv_.notify_one();
+}
+
+void QueueManager::bounce_failed(const QueueEnvelope& env, std::string_view message,
+                                 std::vector<RecipientState>& states) {
+  DsnReport report;
+  report.reporting_mta = settings_.hostname;
+  report.queue_id = env.id;
+  report.arrival = std::chrono::system_clock::time_point(std::chrono::seconds(env.arrival));
+  std::vector<std::size_t> failed;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (states[i].status != RecipientStatus::failed) continue;
+    failed.push_back(i);
+    const std::string& err = states[i].last_error;
+    DsnRecipient d;
+    d.final_recipient = env.recipients[i].address;
+    // last_error is "<status> [<host> said: ]<reply>".
+    auto sp = err.find(' ');
+    d.status = err.substr(0, sp);
+    if (d.status.empty() || d.status[0] < '2' || d.status[0] > '5') d.status = "5.0.0";
+    if (d.status[0] == '4') d.status[0] = '5';  // a final failure (expiry) is reported as permanent
+    std::string rest = sp == std::string::npos ? "" : err.substr(sp + 1);
+    auto said = rest.find(" said: ");
+    if (said != std::string::npos) {
+      d.remote_mta = rest.substr(0, said);
+      d.diagnostic = rest.substr(said + 7);
+    } else {
+      d.diagnostic = rest;
+    }
+    report.recipients.push_back(std::move(d));
+  }
+  if (failed.empty()) return;
+  std::string to = env.sender;
+  if (to.empty()) {
+    // Never a bounce to <> (RFC 5321 §4.5.5); a failed bounce is a double
+    // bounce for the postmaster, unless it was the postmaster's already.
+    bool for_postmaster = std::all_of(failed.begin(), failed.end(), [&](std::size_t i) {
+      return env.recipients[i].mailbox == resolve_mailbox_(settings_.postmaster);
+    });
+    to = for_postmaster ? std::string{} : settings_.postmaster;
+  }
+  if (to.empty()) {
+    spdlog::warn("queue_id={} event=bounce_dropped reason=\"null sender, postmaster unreachable\"", env.id);
+  } else {
+    report.original_sender = to;
+    report.original_headers = header_section(message);
+    auto id = inject(to, build_dsn(report));
+    if (!id) {
+      spdlog::error("queue_id={} event=bounce_failed error=\"{}\"", env.id, id.error().detail);
+      return;  // stays failed: tried again on the next pass
+    }
+    spdlog::info("queue_id={} event=bounce_sent to=<{}> bounce_id={} recipients={}", env.id, to, *id, failed.size());
+  }
+  for (auto i : failed) states[i].status = RecipientStatus::bounced;
+}
+
+Result<std::string> QueueManager::inject(const std::string& recipient, const std::string& body) {
+  QueueEnvelope e;
+  e.id = make_queue_id();
+  e.arrival = now_seconds();
+  e.client_ip = "127.0.0.1";
+  e.helo = settings_.hostname;
+  e.sender = "";  // RFC 3464 / RFC 5321 §4.5.5: notifications use the null sender
+  e.recipients.push_back({recipient, resolve_mailbox_(recipient)});
+  auto f = StagedFile::create(spool_.incoming_path(e.id), spool_.active_path(e.id));
+  if (!f) return std::unexpected(f.error());
+  f->write(serialize_envelope(e));
+  f->write(body);
+  if (auto c = f->commit(); !c) return std::unexpected(c.error());
+  enqueue(e.id);
+  return e.id;
 }
 
 void QueueManager::process_spooled(const std::string& id) {
+  auto release = [&] {
+    std::lock_guard lock(mu_);
+    busy_.erase(id);
+  };
   auto entry = spool_.read(id);
   if (!entry) {
-    // A vanished file was deleted by an administrator; anything else is logged
-    // and left in place for a person to look at.
+    // A vanished file was deleted (by `tern queue delete`); anything else is
+    // logged and left in place for a person to look at.
     if (errno != ENOENT) spdlog::error("queue_id={} event=queue_read_failed error=\"{}\"", id, entry.error().detail);
+    release();
     return;
   }
   auto now = now_seconds();
-  std::int64_t next_due = 0;
+  RemoteRequest req;
   for (std::size_t i = 0; i < entry->recipients.size(); ++i) {
     auto& st = entry->recipients[i];
     const auto& rcpt = entry->envelope.recipients[i];
-    if (st.status == RecipientStatus::delivered || st.status == RecipientStatus::failed) continue;
-    if (st.status == RecipientStatus::deferred && st.next_attempt > now) {
-      next_due = next_due == 0 ? st.next_attempt : std::min(next_due, st.next_attempt);
+    if (st.status == RecipientStatus::delivered || st.status == RecipientStatus::bounced ||
+        st.status == RecipientStatus::failed)
+      continue;
+    if (st.status == RecipientStatus::deferred && st.next_attempt > now) continue;
+    if (rcpt.mailbox.empty()) {
+      req.recipients.push_back(i);
       continue;
     }
     // Several recipients may end in one mailbox (aliases): one copy is enough.
     bool duplicate = false;
     for (std::size_t j = 0; j < i; ++j)
-      if (!rcpt.mailbox.empty() && entry->envelope.recipients[j].mailbox == rcpt.mailbox &&
+      if (entry->envelope.recipients[j].mailbox == rcpt.mailbox &&
           entry->recipients[j].status == RecipientStatus::delivered)
         duplicate = true;
     ++st.attempts;
-    Result<void> r;
-    if (duplicate) {
-      r = {};
-    } else if (rcpt.mailbox.empty()) {
-      r = std::unexpected(Error::temporary("remote delivery not available", "no remote delivery in this build"));
-    } else {
-      r = local_.deliver(*entry, rcpt.mailbox);
-    }
+    auto r = duplicate ? Result<void>{} : local_.deliver(*entry, rcpt.mailbox);
     if (r) {
       st.status = RecipientStatus::delivered;
       st.last_error.clear();
       spdlog::info("queue_id={} event=delivered to=<{}> mailbox={} attempts={}{}", id, rcpt.address, rcpt.mailbox,
                    st.attempts, duplicate ? " duplicate=yes" : "");
     } else {
-      st.status = RecipientStatus::deferred;
-      st.next_attempt = now + settings_.retry_interval;
-      st.last_error = r.error().client_text;
-      next_due = next_due == 0 ? st.next_attempt : std::min(next_due, st.next_attempt);
-      spdlog::warn("queue_id={} event=deferred to=<{}> attempts={} error=\"{}\"", id, rcpt.address, st.attempts,
-                   r.error().detail);
+      RemoteOutcome o{i, RemoteOutcome::Kind::temporary, "4.3.0", r.error().detail, ""};
+      apply_outcome(entry->envelope, o, st, now);
     }
     if (auto rec = spool_.record(id, i, st); !rec)
       spdlog::error("queue_id={} event=status_write_failed error=\"{}\"", id, rec.error().detail);
+  }
+  if (req.recipients.empty()) {
+    finish_spooled(id, {});
+    release();
+    return;
+  }
+  auto data = read_whole(spool_.active_path(id));
+  if (!data) {
+    spdlog::error("queue_id={} event=queue_read_failed error=\"{}\"", id, data.error().detail);
+    release();
+    return;
+  }
+  for (auto i : req.recipients) {
+    ++entry->recipients[i].attempts;
+    (void)spool_.record(id, i, entry->recipients[i]);  // the attempt counts even if we crash now
+  }
+  req.envelope = entry->envelope;
+  req.payload = *data;
+  req.message_offset = entry->message_offset;
+  RemoteDone ctx;
+  ctx.spooled_id = id;
+  send_remote(std::move(req), std::move(ctx));  // id stays busy until the answer
+}
+
+void QueueManager::finish_spooled(const std::string& id, const std::vector<RemoteOutcome>& outcomes) {
+  auto entry = spool_.read(id);
+  if (!entry) return;  // deleted meanwhile
+  auto now = now_seconds();
+  for (const auto& o : outcomes) {
+    if (o.index >= entry->recipients.size()) continue;
+    apply_outcome(entry->envelope, o, entry->recipients[o.index], now);
+    (void)spool_.record(id, o.index, entry->recipients[o.index]);
+  }
+  bool any_failed = std::any_of(entry->recipients.begin(), entry->recipients.end(),
+                                [](const auto& s) { return s.status == RecipientStatus::failed; });
+  if (any_failed) {
+    std::string message;
+    if (auto data = read_whole(spool_.active_path(id)); data)
+      message = std::string_view(**data).substr(std::min(entry->message_offset, (*data)->size()));
+    auto before = entry->recipients;
+    bounce_failed(entry->envelope, message, entry->recipients);
+    for (std::size_t i = 0; i < before.size(); ++i)
+      if (before[i].status != entry->recipients[i].status) (void)spool_.record(id, i, entry->recipients[i]);
   }
   if (entry->done()) {
     if (auto r = spool_.remove(id); !r)
@@ -311,9 +562,13 @@ void QueueManager::process_spooled(const std::string& id) {
     ++completed_;
     return;
   }
-  if (next_due) {
+  std::int64_t due = 0;
+  for (const auto& st : entry->recipients)
+    if (st.status == RecipientStatus::deferred || st.status == RecipientStatus::pending)
+      due = due == 0 ? std::max(st.next_attempt, now) : std::min(due, std::max(st.next_attempt, now));
+  if (due) {
     std::lock_guard lock(mu_);
-    deferred_.emplace(next_due, id);
+    deferred_.emplace(due, id);
   }
 }
 

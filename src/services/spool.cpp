@@ -54,13 +54,14 @@ std::string_view to_string(RecipientStatus s) {
     case RecipientStatus::delivered: return "delivered";
     case RecipientStatus::deferred: return "deferred";
     case RecipientStatus::failed: return "failed";
+    case RecipientStatus::bounced: return "bounced";
   }
   return "pending";
 }
 
 bool QueueEntry::done() const {
   return std::all_of(recipients.begin(), recipients.end(), [](const RecipientState& r) {
-    return r.status == RecipientStatus::delivered || r.status == RecipientStatus::failed;
+    return r.status == RecipientStatus::delivered || r.status == RecipientStatus::bounced;
   });
 }
 
@@ -180,6 +181,7 @@ Result<QueueEntry> Spool::read(const std::string& id) const {
     if (status == "delivered") st.status = RecipientStatus::delivered;
     else if (status == "deferred") st.status = RecipientStatus::deferred;
     else if (status == "failed") st.status = RecipientStatus::failed;
+    else if (status == "bounced") st.status = RecipientStatus::bounced;
     else continue;
     st.last_error = std::string(line.substr(fields[3] + 1));
     q.recipients[index] = std::move(st);

@@ -31,7 +31,9 @@ struct QueueEnvelope {
   std::vector<QueuedRecipient> recipients;
 };
 
-enum class RecipientStatus { pending, delivered, deferred, failed };
+// failed: permanently undeliverable, the bounce not sent yet; bounced: the
+// sender has been told (or there was nobody to tell). Both are final.
+enum class RecipientStatus { pending, delivered, deferred, failed, bounced };
 std::string_view to_string(RecipientStatus s);
 
 struct RecipientState {
@@ -46,7 +48,7 @@ struct QueueEntry {
   std::vector<RecipientState> recipients;  // same order as envelope.recipients
   std::uint64_t message_offset = 0;        // where the message starts in the file
   std::uint64_t message_size = 0;
-  bool done() const;                       // nothing left pending or deferred
+  bool done() const;                       // every recipient delivered or bounced
 };
 
 class Spool {
