@@ -12,9 +12,10 @@ namespace tern::runtime {
 template <typename F>
 boost::asio::awaitable<std::invoke_result_t<F&>> run_blocking(boost::asio::thread_pool& pool, F fn) {
   using R = std::invoke_result_t<F&>;
-  co_return co_await boost::asio::co_spawn(
-      pool, [fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(); },
-      boost::asio::use_awaitable);
+  // Named, not a temporary in the co_await expression: g++ 12 may destroy
+  // such a temporary twice (GCC PR 99576).
+  auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(); };
+  co_return co_await boost::asio::co_spawn(pool, std::move(task), boost::asio::use_awaitable);
 }
 
 // Many fsyncs in flight at once are cheaper than one after another: the file

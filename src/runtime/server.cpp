@@ -1,11 +1,15 @@
 #include "runtime/server.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.hpp"
+#include "runtime/outbound.hpp"
 #include "runtime/privileges.hpp"
+#include "services/dns/mx_router.hpp"
+#include "services/dns/unbound_resolver.hpp"
 #include "runtime/smtp_connection.hpp"
 #include "services/durable_file.hpp"
 
@@ -47,6 +51,9 @@ struct Server::Impl {
   QueueManager queue;
   ServerContext ctx;
   std::vector<asio::ip::tcp::acceptor> acceptors;
+  std::unique_ptr<dns::UnboundResolver> resolver;
+  std::unique_ptr<dns::MxRouter> mx_router;
+  std::unique_ptr<OutboundTransport> outbound;
   asio::signal_set stop_signals{io, SIGTERM, SIGINT};
   asio::signal_set hup_signal{io, SIGHUP};
   asio::signal_set usr1_signal{io, SIGUSR1};
@@ -168,6 +175,43 @@ struct Server::Impl {
     }
   }
 
+  // DNS (libunbound on its own thread), MX routing and the SMTP client. A
+  // resolver that cannot start leaves remote mail queued (temporary failures).
+  void start_outbound() {
+    const Config& cfg = initial;
+    dns::UnboundSettings us;
+    us.servers = cfg.dns.servers;
+    us.timeout = std::chrono::seconds(cfg.dns.timeout);
+    auto r = dns::UnboundResolver::create(us);
+    if (!r) {
+      spdlog::error("event=dns_unavailable error=\"{}\"", r.error().detail);
+      return;
+    }
+    resolver = std::move(*r);
+    resolver->start_thread();
+    dns::MxRouterSettings ms;
+    ms.local_names = {cfg.hostname};
+    for (const auto& l : cfg.listeners)
+      if (auto a = IpAddress::parse(l.host)) ms.local_addresses.push_back(*a);
+    ms.address_order = cfg.delivery.prefer_ipv6 ? dns::AddressOrder::ipv6_first : dns::AddressOrder::ipv4_first;
+    mx_router = std::make_unique<dns::MxRouter>(*resolver, ms);
+    std::uint16_t port = cfg.delivery.port;
+    Router router = [this, port](const std::string& domain, std::function<void(Result<std::vector<Target>>)> done) {
+      mx_router->route(domain, [port, done = std::move(done)](Result<dns::Route> route) {
+        if (!route) return done(std::unexpected(route.error()));
+        std::vector<Target> targets;
+        for (const auto& h : route->hosts)
+          for (const auto& a : h.addresses) targets.push_back(Target{h.host, a.to_string(), port});
+        done(std::move(targets));
+      });
+    };
+    outbound = std::make_unique<OutboundTransport>(io, cfg, std::move(router));
+    queue.set_transport(outbound.get());
+    spdlog::info("event=outbound_ready dns=\"{}\" relay=\"{}\"",
+                 cfg.dns.servers.empty() ? std::string("resolv.conf") : fmt::format("{}", fmt::join(cfg.dns.servers, ",")),
+                 cfg.relay.enabled() ? fmt::format("{}:{}", cfg.relay.host, cfg.relay.port) : std::string("none (MX)"));
+  }
+
   std::filesystem::path pid_file() const { return initial.data_dir / "ternd.pid"; }
 
   // Lets `tern queue` find the running daemon to signal it.
@@ -227,6 +271,7 @@ struct Server::Impl {
         spdlog::info("event=privileges_dropped user={}", cfg.run_as_user);
       }
     }
+    start_outbound();
     if (auto r = log.open(); !r) {
       spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
       return 1;
@@ -255,6 +300,7 @@ struct Server::Impl {
     // its last segment when nothing in it is still needed).
     queue.stop();
     log.stop();
+    if (resolver) resolver->stop();
     ::unlink(pid_file().c_str());
     spdlog::info("event=stopped");
     flush_logging();

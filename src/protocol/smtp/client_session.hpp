@@ -4,7 +4,7 @@
 // command bytes out through output(), everything else as a value the driver
 // polls. No sockets, timers, TLS or threads here: the driver owns those.
 //
-// Calling contract (see also docs in the report that introduced this file):
+// Calling contract for the driver (an Asio coroutine, or a test):
 //   after constructing, and after EVERY call that changes the session
 //   (feed, on_*, send_message, send_body_chunk, end_body, quit):
 //     1. write output() to the peer (it may be empty), then clear_output();
@@ -196,7 +196,9 @@ class ClientSession {
     OutgoingMessage message;
     std::vector<std::optional<Response>> rcpt;  // accepted ones wait for the end
     std::vector<bool> accepted;
+    bool smtputf8 = false;         // the SMTPUTF8 parameter goes with MAIL
     std::size_t next_rcpt = 0;     // without PIPELINING, the next RCPT to send
+    bool mail_sent = false;
     bool mail_done = false;        // MAIL was answered
     bool mail_failed = false;
     bool data_sent = false;
@@ -214,9 +216,10 @@ class ClientSession {
   void on_mail(const Reply& reply);
   void on_rcpt(std::size_t index, const Reply& reply);
   void on_data(const Reply& reply);
-  void on_dot(const Reply& reply);
+  void on_dot(Await await, const Reply& reply);
   void after_hello();
   void start_auth();
+  std::string mail_line() const;
   void continue_transaction();
   void finish_transaction();
 
