@@ -80,7 +80,10 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
           state_ = State::dot_cr;
           ++i;
         } else {
-          // RFC 5321 §4.5.2: a leading dot on a line with more text is removed.
+          // RFC 5321 §4.5.2: a leading dot on a line with more text is removed,
+          // and §4.5.3.1.6: it does not count toward the line length limit.
+          --line_len_;
+          if (!line_prefix_.empty()) line_prefix_.pop_back();
           at_line_start_ = false;
           state_ = State::normal;
         }
