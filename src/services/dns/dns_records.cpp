@@ -98,12 +98,9 @@ ParseResult<MxRecord> mx_in(Bytes data, std::size_t start, std::size_t end, bool
 ParseResult<RecordData> rdata_in(RrType type, Bytes data, std::size_t start, std::size_t end, bool pointers) {
   Bytes rdata = data.subspan(start, end - start);
   switch (type) {
-    case RrType::a:
-      return parse_a(rdata);
-    case RrType::aaaa:
-      return parse_aaaa(rdata);
-    case RrType::mx:
-      return mx_in(data, start, end, pointers);
+    case RrType::a: return parse_a(rdata);
+    case RrType::aaaa: return parse_aaaa(rdata);
+    case RrType::mx: return mx_in(data, start, end, pointers);
     case RrType::cname: {
       auto name = whole_name(data, start, end, pointers);
       if (!name) return std::unexpected("CNAME target: " + name.error());
@@ -114,10 +111,8 @@ ParseResult<RecordData> rdata_in(RrType type, Bytes data, std::size_t start, std
       if (!name) return std::unexpected("PTR target: " + name.error());
       return PtrRecord{std::move(*name)};
     }
-    case RrType::txt:
-      return parse_txt(rdata);
-    case RrType::tlsa:
-      return parse_tlsa(rdata);
+    case RrType::txt: return parse_txt(rdata);
+    case RrType::tlsa: return parse_tlsa(rdata);
   }
   return fail("unsupported record type");
 }
@@ -130,8 +125,7 @@ bool known_type(std::uint16_t t) {
     case RrType::mx:
     case RrType::txt:
     case RrType::aaaa:
-    case RrType::tlsa:
-      return true;
+    case RrType::tlsa: return true;
   }
   return false;
 }
@@ -154,9 +148,8 @@ std::string_view to_string(RrType type) {
 std::optional<RrType> parse_rr_type(std::string_view text) {
   for (RrType t : {RrType::a, RrType::cname, RrType::ptr, RrType::mx, RrType::txt, RrType::aaaa, RrType::tlsa}) {
     auto name = to_string(t);
-    if (name.size() == text.size() &&
-        std::equal(name.begin(), name.end(), text.begin(),
-                   [](char x, char y) { return ascii_lower(x) == ascii_lower(y); }))
+    if (name.size() == text.size() && std::equal(name.begin(), name.end(), text.begin(),
+                                                 [](char x, char y) { return ascii_lower(x) == ascii_lower(y); }))
       return t;
   }
   return std::nullopt;

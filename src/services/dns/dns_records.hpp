@@ -2,8 +2,8 @@
 // format: the rdata libunbound returns in ub_result->data/len (names there are
 // uncompressed) and whole answer packets (ub_result->answer_packet, where names
 // may be compressed, RFC 1035 §4.1.4). Pure functions over bytes: no resolver,
-// no I/O, no allocation beyond the results; every length is checked, so they
-// are safe on hostile input (fuzzed by fuzz/fuzz_dns_records.cpp).
+// no I/O, no global state; every length is checked, so they are safe on
+// hostile input (fuzzed by fuzz/fuzz_dns_records.cpp).
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -30,8 +30,8 @@ enum class RrType : std::uint16_t {
   aaaa = 28,
   tlsa = 52,
 };
-std::string_view to_string(RrType type);                       // "MX"
-std::optional<RrType> parse_rr_type(std::string_view text);    // "mx", "MX" -> mx
+std::string_view to_string(RrType type);                     // "MX"
+std::optional<RrType> parse_rr_type(std::string_view text);  // "mx", "MX" -> mx
 
 // Names are in presentation format (RFC 1035 §5.1) without the trailing dot:
 // "mx1.example.test"; the root is ".". Case is kept as received (compare with
@@ -112,8 +112,8 @@ struct ResourceRecord {
 struct DnsMessage {
   std::uint16_t id = 0;
   std::uint16_t flags = 0;
-  std::uint8_t rcode = 0;        // low 4 bits of flags (no EDNS extended rcode)
-  std::string question_name;     // the first question; "" when there is none
+  std::uint8_t rcode = 0;     // low 4 bits of flags (no EDNS extended rcode)
+  std::string question_name;  // the first question; "" when there is none
   std::uint16_t question_type = 0;
   std::vector<ResourceRecord> answers;  // the answer section only
 };

@@ -1,13 +1,13 @@
 #include "services/dns/mx_router.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "base/strings.hpp"
 
@@ -72,8 +72,8 @@ void chase_step(std::shared_ptr<ChaseState> st, std::string name) {
 
 void chase(Resolver& resolver, const std::string& name, RrType type, std::size_t limit,
            std::function<void(Chased)> done) {
-  auto st = std::make_shared<ChaseState>(
-      ChaseState{&resolver, type, limit, {}, {canonical_name(name)}, std::move(done)});
+  auto st =
+      std::make_shared<ChaseState>(ChaseState{&resolver, type, limit, {}, {canonical_name(name)}, std::move(done)});
   chase_step(std::move(st), name);
 }
 
@@ -120,7 +120,8 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
       if (ip && ip->v6) ip.reset();  // IPv6 needs the "IPv6:" tag
     }
     if (!ip) return fail(true, "5.1.2 Invalid address literal", "unparsable address literal");
-    if (is_local(*ip)) return fail(true, fmt::format("5.4.6 Mail for {} loops back to myself", safe(d)), "literal is ours");
+    if (is_local(*ip))
+      return fail(true, fmt::format("5.4.6 Mail for {} loops back to myself", safe(d)), "literal is ours");
     route_.implicit_mx = true;
     route_.hosts.push_back(RouteHost{d, 0, {*ip}, false});
     succeed();
@@ -130,7 +131,8 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
     const std::string& d = route_.domain;
     route_.cname_chain = c.chain;
     route_.mx_secure = c.answer.secure;
-    if (!c.failure.empty()) return fail(false, fmt::format("4.4.3 DNS problem for {}: {}", safe(d), c.failure), c.failure);
+    if (!c.failure.empty())
+      return fail(false, fmt::format("4.4.3 DNS problem for {}: {}", safe(d), c.failure), c.failure);
     switch (c.answer.status) {
       case DnsStatus::temporary:
         return fail(false, fmt::format("4.4.3 DNS lookup for {} failed temporarily", safe(d)),
@@ -146,8 +148,7 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
         // with preference 0 (the end of the CNAME chain, if any).
         route_.implicit_mx = true;
         return resolve_hosts({MxRecord{0, c.name}});
-      case DnsStatus::ok:
-        break;
+      case DnsStatus::ok: break;
     }
     auto mx = c.answer.records_of<MxRecord>();
     if (mx.empty()) {  // "ok" without MX records breaks the Resolver contract: treat as none
@@ -173,7 +174,7 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
     for (std::size_t b = 0; b < mx.size();) {
       std::size_t e = b;
       while (e < mx.size() && mx[e].preference == mx[b].preference) ++e;
-      for (std::size_t i = e - 1; i > b; --i) std::swap(mx[i], mx[b + random_below(i - b + 1)]);
+      for (std::size_t i = e - 1; i > b; --i) std::swap(mx[i], mx[b + random_below(i - b + 1) % (i - b + 1)]);
       b = e;
     }
     // The same host twice: keep its best (first) place.
@@ -204,15 +205,9 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
     std::vector<RrType> types;
     switch (settings_->address_order) {
       case AddressOrder::ipv4_first:
-      case AddressOrder::ipv6_first:
-        types = {RrType::a, RrType::aaaa};
-        break;
-      case AddressOrder::ipv4_only:
-        types = {RrType::a};
-        break;
-      case AddressOrder::ipv6_only:
-        types = {RrType::aaaa};
-        break;
+      case AddressOrder::ipv6_first: types = {RrType::a, RrType::aaaa}; break;
+      case AddressOrder::ipv4_only: types = {RrType::a}; break;
+      case AddressOrder::ipv6_only: types = {RrType::aaaa}; break;
     }
     std::vector<std::string> names;
     {
@@ -242,8 +237,7 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
         h.temporary = true;
         note_locked(fmt::format("{} {}: {}", h.name, what, c.failure));
       } else if (c.answer.status == DnsStatus::ok) {
-        for (const auto& ip : c.answer.records_of<IpAddress>())
-          (ip.v6 ? h.v6 : h.v4).push_back(ip);
+        for (const auto& ip : c.answer.records_of<IpAddress>()) (ip.v6 ? h.v6 : h.v4).push_back(ip);
       } else {
         if (c.answer.status == DnsStatus::temporary) h.temporary = true;
         note_locked(fmt::format("{} {}: {}{}{}", h.name, what, to_string(c.answer.status),
@@ -284,7 +278,8 @@ class RouteJob : public std::enable_shared_from_this<RouteJob> {
     const std::string d = safe(route_.domain);
     if (self_preference_ && better_hosts_existed)
       // Postfix: the hosts that should relay to us are missing for now.
-      return fail(false, fmt::format("4.4.3 Unable to find primary relay for {}", d), "better MX hosts have no address");
+      return fail(false, fmt::format("4.4.3 Unable to find primary relay for {}", d),
+                  "better MX hosts have no address");
     if (self_preference_) return fail(true, fmt::format("5.4.6 Mail for {} loops back to myself", d), "");
     if (any_temporary)
       return fail(false, fmt::format("4.4.3 DNS lookup of the mail servers of {} failed temporarily", d), "");

@@ -46,10 +46,10 @@ namespace tern::dns {
 enum class AddressOrder { ipv4_first, ipv6_first, ipv4_only, ipv6_only };
 
 struct MxRouterSettings {
-  std::vector<std::string> local_names;     // this server's host names (compared case-insensitively)
-  std::vector<IpAddress> local_addresses;   // addresses this server receives mail on
+  std::vector<std::string> local_names;    // this server's host names (compared case-insensitively)
+  std::vector<IpAddress> local_addresses;  // addresses this server receives mail on
   AddressOrder address_order = AddressOrder::ipv4_first;
-  std::size_t max_mx_hosts = 10;            // at most this many hosts are resolved and returned
+  std::size_t max_mx_hosts = 10;  // at most this many hosts are resolved and returned
   std::size_t max_cname_chain = 8;
   // A uniform number in [0, n), for shuffling equal preferences. Empty: a
   // per-thread std::mt19937_64 seeded from std::random_device. It is called
@@ -58,7 +58,7 @@ struct MxRouterSettings {
 };
 
 struct RouteHost {
-  std::string host;                  // the MX exchange, or the domain for an implicit MX
+  std::string host;  // the MX exchange, or the domain for an implicit MX
   std::uint16_t preference = 0;
   std::vector<IpAddress> addresses;  // in the order to try; never empty
   bool secure = false;               // the address answers used were DNSSEC-validated

@@ -1,5 +1,7 @@
 #include "services/dns/unbound_resolver.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -10,8 +12,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "base/ip_network.hpp"
 
@@ -326,7 +326,8 @@ void UnboundResolver::expire_locked(Clock::time_point now) {
 void UnboundResolver::arm_timer_locked() {
   itimerspec spec{};
   if (!deadlines_.empty()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadlines_.begin()->first.time_since_epoch()).count();
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadlines_.begin()->first.time_since_epoch()).count();
     // steady_clock is CLOCK_MONOTONIC on Linux; 0 would disarm, so at least 1 ns.
     if (ns <= 0) ns = 1;
     spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);

@@ -53,8 +53,8 @@ struct UnboundSettings {
   std::chrono::milliseconds timeout{10000};
   std::size_t msg_cache_bytes = 4 * 1024 * 1024;
   std::size_t rrset_cache_bytes = 8 * 1024 * 1024;
-  std::uint32_t cache_max_ttl = 86400;          // seconds
-  std::uint32_t cache_max_negative_ttl = 300;   // seconds; also caps DnsAnswer::ttl of negative answers
+  std::uint32_t cache_max_ttl = 86400;         // seconds
+  std::uint32_t cache_max_negative_ttl = 300;  // seconds; also caps DnsAnswer::ttl of negative answers
   // DNSKEY/DS trust anchors (e.g. /usr/share/dns/root.key). Empty: no DNSSEC
   // validation, every answer has secure == false.
   std::string trust_anchor_file;
