@@ -1,6 +1,9 @@
 #include "runtime/outbound.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <deque>
+#include <sys/socket.h>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -319,6 +322,22 @@ struct OutboundTransport::Impl : std::enable_shared_from_this<Impl> {
     return out;
   }
 
+  // Every recipient failed locally (no server reply at all): the connection
+  // was gone before the transaction started.
+  static bool lost_before_any_reply(const smtp::TransactionResult& r) {
+    return !r.recipients.empty() && std::all_of(r.recipients.begin(), r.recipients.end(), [](const auto& x) {
+      return x.response.local && x.response.outcome == smtp::Outcome::temporary;
+    });
+  }
+
+  // False when the peer closed (or sent something unasked, like a 421 idle
+  // timeout) while the connection waited for more mail.
+  static bool still_open(Channel& ch) {
+    char byte;
+    ssize_t n = ::recv(ch.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
   // Takes the next delivery for this destination, waiting up to idle_timeout.
   asio::awaitable<std::shared_ptr<Delivery>> next_delivery(const std::string& key) {
     auto& dest = destinations[key];
@@ -358,6 +377,7 @@ struct OutboundTransport::Impl : std::enable_shared_from_this<Impl> {
     std::size_t ti = 0;
     bool tls_off = false;
     unsigned reconnects = 0;
+    bool retried_on_fresh_connection = false;
     std::shared_ptr<Delivery> current;  // taken but not yet answered
     while (ti < targets->size()) {
       if (!current) current = co_await next_delivery(key);
@@ -428,13 +448,20 @@ struct OutboundTransport::Impl : std::enable_shared_from_this<Impl> {
           // message goes to the next connection attempt.
           break;
         }
-        for (auto& o : outcomes_of(*current, *result, mta))
-          if (o.kind == RemoteOutcome::Kind::delivered)
-            spdlog::debug("queue_id={} relay={} tls={}", env.id, mta, session.tls_active() ? "yes" : "no");
+        if (!result->body_sent && lost_before_any_reply(*result) && !retried_on_fresh_connection) {
+          // The server had closed the connection (idle timeout) before this
+          // transaction: not the message's fault, so try a new connection.
+          retried_on_fresh_connection = true;
+          break;
+        }
+        retried_on_fresh_connection = false;
+        reconnects = 0;
         current->finish(outcomes_of(*current, *result, mta));
         current.reset();
         if (session.action() != smtp::ClientAction::ready) break;
         current = co_await next_delivery(key);
+        // A reused connection may have been closed by the server while idle.
+        if (current && !still_open(ch)) break;
       }
       if (session.action() == smtp::ClientAction::ready) {
         session.quit();

@@ -417,7 +417,8 @@ void QueueManager::bounce_failed(const QueueEnvelope& env, std::string_view mess
     std::string rest = sp == std::string::npos ? "" : err.substr(sp + 1);
     auto said = rest.find(" said: ");
     if (said != std::string::npos) {
-      d.remote_mta = rest.substr(0, said);
+      // Logs say "host[address]:port"; RFC 3464 §2.3.5 wants the host name.
+      d.remote_mta = rest.substr(0, std::min(said, rest.find('[')));
       d.diagnostic = rest.substr(said + 7);
     } else {
       d.diagnostic = rest;
@@ -541,6 +542,12 @@ void QueueManager::finish_spooled(const std::string& id, const std::vector<Remot
   auto now = now_seconds();
   for (const auto& o : outcomes) {
     if (o.index >= entry->recipients.size()) continue;
+    // `tern queue bounce` may have given up on it during the attempt: only a
+    // delivery overrides that.
+    auto current = entry->recipients[o.index].status;
+    if ((current == RecipientStatus::failed || current == RecipientStatus::bounced) &&
+        o.kind != RemoteOutcome::Kind::delivered)
+      continue;
     apply_outcome(entry->envelope, o, entry->recipients[o.index], now);
     (void)spool_.record(id, o.index, entry->recipients[o.index]);
   }

@@ -178,7 +178,8 @@ Result<QueueEntry> Spool::read(const std::string& id) const {
     if (!to_number(line.substr(0, fields[0]), index) || index >= q.recipients.size()) continue;
     if (!to_number(line.substr(fields[1] + 1, fields[2] - fields[1] - 1), st.attempts)) continue;
     if (!to_number(line.substr(fields[2] + 1, fields[3] - fields[2] - 1), st.next_attempt)) continue;
-    if (status == "delivered") st.status = RecipientStatus::delivered;
+    if (status == "pending") st.status = RecipientStatus::pending;
+    else if (status == "delivered") st.status = RecipientStatus::delivered;
     else if (status == "deferred") st.status = RecipientStatus::deferred;
     else if (status == "failed") st.status = RecipientStatus::failed;
     else if (status == "bounced") st.status = RecipientStatus::bounced;
