@@ -4,14 +4,14 @@
 set -euo pipefail
 
 build_pkgs=(
-  ca-certificates git pkg-config cmake ninja-build g++ clang libclang-rt-14-dev
+  ca-certificates git pkg-config cmake ninja-build g++ clang-19 libclang-rt-19-dev
   libboost1.81-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libsodium-dev nlohmann-json3-dev libunbound-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(
   python3 python3-pytest python3-aiosmtpd python3-dnspython swaks msmtp
-  postfix unbound iproute2 util-linux procps
+  postfix unbound iproute2 util-linux procps openssl
 )
 
 want=("${build_pkgs[@]}")
