@@ -198,6 +198,11 @@ Config from_table(const toml::table& root, std::string_view file) {
     r.string("address", u.address);
     if (!plausible_address(u.address))
       r.fail(r.node("address") ? r.node("address") : &e, "address", "expected an address such as \"alice@example.test\"");
+    {
+      auto domain = to_lower(u.address.substr(u.address.rfind('@') + 1));
+      if (std::find(c.domains.begin(), c.domains.end(), domain) == c.domains.end())
+        r.fail(r.node("address"), "address", fmt::format("domain \"{}\" is not a configured [[domain]]", domain));
+    }
     u.aliases = r.string_list("aliases");
     for (auto& a : u.aliases)
       if (!plausible_address(a)) r.fail(r.node("aliases"), "aliases", fmt::format("\"{}\" is not an address", a));

@@ -8,10 +8,12 @@
 namespace tern {
 namespace {
 
-// Header field values from elsewhere must not break our structure.
-std::string one_line(std::string_view s) {
+// Values from elsewhere must not break our structure, and every line must
+// stay within RFC 5322 §2.1.1's 998 octets: cut long ones.
+std::string one_line(std::string_view s, std::size_t max = 700) {
   std::string out;
-  for (char c : s) out += (c == '\r' || c == '\n') ? ' ' : c;
+  for (char c : s.substr(0, max)) out += (c == '\r' || c == '\n') ? ' ' : c;
+  if (s.size() > max) out += "...";
   return out;
 }
 
@@ -45,8 +47,8 @@ std::string build_dsn(const DsnReport& r) {
     out += "I'm sorry to have to inform you that your message could not\r\n"
            "be delivered to one or more recipients. It's attached below.\r\n\r\n";
   for (const auto& x : r.recipients) {
-    out += fmt::format("<{}>: ", one_line(x.final_recipient));
-    if (!x.remote_mta.empty()) out += fmt::format("host {} said: ", one_line(x.remote_mta));
+    out += fmt::format("<{}>: ", one_line(x.final_recipient, 256));
+    if (!x.remote_mta.empty()) out += fmt::format("host {} said:\r\n    ", one_line(x.remote_mta, 256));
     out += fmt::format("{}\r\n\r\n", one_line(x.diagnostic));
   }
 

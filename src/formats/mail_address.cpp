@@ -69,7 +69,7 @@ bool valid_domain(std::string_view d) {
     }
     prev = static_cast<char>(c);
   }
-  return prev != '-';
+  return prev != '-' && prev != '.';
 }
 
 std::optional<MailAddress> split_mailbox(std::string_view text, std::string* why) {

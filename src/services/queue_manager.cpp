@@ -239,6 +239,8 @@ void QueueManager::syncer() {
     if (!r) {
       // The log keeps the records; try again shortly.
       spdlog::error("event=mail_sync_failed error=\"{}\"", r.error().detail);
+      // Stopping: leave the records in the log; the next start replays them.
+      if (sync_stopping_) return;
       to_sync_.insert(to_sync_.end(), batch.begin(), batch.end());
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::seconds(1));

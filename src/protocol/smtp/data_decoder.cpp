@@ -24,6 +24,7 @@ void DataDecoder::account_line_byte(char c) {
 
 std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
   std::size_t i = 0;
+  std::size_t next_cr = 0, next_lf = 0;  // unknown until first needed (0 < any j)
   while (i < in.size() && state_ != State::done) {
     char c = in[i];
     switch (state_) {
@@ -45,9 +46,11 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
           std::size_t j = i + 1;
           if (c != '\n') {
             // Bulk scan: the next CR or LF ends the run of ordinary octets.
-            std::string_view rest = in.substr(j);
-            std::size_t cr = rest.find('\r'), lf = rest.find('\n');
-            j = std::min(cr, lf) == std::string_view::npos ? in.size() : j + std::min(cr, lf);
+            // Each position is remembered for the rest of this chunk, so
+            // content full of bare LFs stays linear.
+            if (next_cr < j) next_cr = std::min(in.find('\r', j), in.size());
+            if (next_lf < j) next_lf = std::min(in.find('\n', j), in.size());
+            j = std::min(next_cr, next_lf);
           }
           // Only the first octets of a header line matter for loop detection.
           std::size_t k = i;

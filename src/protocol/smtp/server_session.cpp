@@ -125,7 +125,9 @@ void ServerSession::process_command_line(std::string_view line) {
   if (state_ == State::closed) return;
   // Error budget: too many failed commands in a row ends the session.
   bool failed = out_.size() > out_before && (out_[out_before] == '4' || out_[out_before] == '5');
-  if (failed) {
+  if (exempt_from_error_budget_) {
+    exempt_from_error_budget_ = false;
+  } else if (failed) {
     if (++consecutive_errors_ >= settings_.limits.max_errors)
       close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many errors", settings_.hostname)});
   } else {
@@ -216,8 +218,12 @@ void ServerSession::on_rcpt(const ParsedCommand& pc) {
   if (path->address.needs_smtputf8() && !env_.smtputf8)
     return reply(Reply{553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8"});
   // RFC 5321 §4.5.3.1.8: when over the limit, 452 and the client sends the rest later.
-  if (env_.recipients.size() >= settings_.limits.max_recipients)
+  if (env_.recipients.size() >= settings_.limits.max_recipients) {
+    // Not a client error: RFC 5321 §4.5.3.1.10 says to send the rest later,
+    // so it must not spend the error budget of a pipelining client.
+    exempt_from_error_budget_ = true;
     return reply(Reply{452, "4.5.3", "Error: too many recipients"});
+  }
   switch (services_.check_recipient(env_, path->address)) {
     case RecipientVerdict::accept:
       env_.recipients.push_back(path->address);

@@ -87,6 +87,7 @@ class ServerSession {
   bool mail_seen_ = false;
   bool shutdown_pending_ = false;
   unsigned consecutive_errors_ = 0;
+  bool exempt_from_error_budget_ = false;
   Envelope env_;
   DataDecoder decoder_;
   std::string data_scratch_;
