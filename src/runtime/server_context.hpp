@@ -12,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "base/config.hpp"
+#include "runtime/blocking_pool.hpp"
 #include "protocol/smtp/server_session.hpp"
 #include "services/commit_log.hpp"
 #include "services/message_intake.hpp"
@@ -95,7 +96,7 @@ class ServerContext {
   std::shared_ptr<const Generation> generation_;
   std::unordered_set<std::shared_ptr<Connection>> live_;
   std::uint64_t next_id_ = 0;
-  boost::asio::thread_pool pool_{64};
+  boost::asio::thread_pool pool_{blocking_pool_size()};
   std::atomic<bool> stopping_{false};
 };
 
