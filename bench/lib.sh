@@ -44,6 +44,7 @@ bench_cleanup() {
     set +e
     trap - EXIT INT TERM
     local d pid
+    tern_stop
     for d in "${BENCH_POSTFIX_DIRS[@]}"; do
         postfix_stop "$d"
     done
@@ -123,8 +124,7 @@ queue_directory = $d/spool
 data_directory = $d/data
 mail_owner = postfix
 setgid_group = postdrop
-maillog_file = $d/maillog
-maillog_file_prefixes = $d
+$( [[ ${BENCH_POSTFIX_LOG:-1} = 1 ]] && printf 'maillog_file = %s/maillog\nmaillog_file_prefixes = %s\n' "$d" "$d" )
 alias_maps =
 alias_database =
 biff = no
@@ -208,6 +208,8 @@ postfix_stop() {
     fi
 }
 
+postfix_master_pid() { tr -dc 0-9 <"$1/spool/pid/master.pid"; }
+
 # Number of messages still in a Postfix instance's queue.
 postfix_queue_size() {
     local d=$1
@@ -236,6 +238,7 @@ tern_start() {
     TERN_PID=""
     if [[ -z $TERND_RUN ]]; then
         TERND_RUN=$BENCH_TMP/ternd
+        TERN_DESC=$(tern_describe)
         cp "$TERND" "$TERND_RUN"
     fi
     "$TERND_RUN" -c "$conf" >"$logf" 2>&1 &
@@ -254,16 +257,29 @@ tern_start() {
 }
 
 tern_stop() {
-    [[ -n $TERN_PID ]] && bench_stop_pid "$TERN_PID"
+    [[ -n $TERN_PID ]] || return 0
+    local pid=$TERN_PID rc=0 i
     TERN_PID=""
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "Tern: ternd did not exit within 15 s of SIGTERM; killing it"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    ((rc == 0)) || log "Tern: ternd exited with status $rc after SIGTERM"
+    local keep=() p
+    for p in "${BENCH_PIDS[@]}"; do [[ $p = "$pid" ]] || keep+=("$p"); done
+    BENCH_PIDS=("${keep[@]}")
 }
 
-# What the Tern binary is, for the report's header.
+# What the Tern binary is, for the report's header (taken when it is copied).
+TERN_DESC="not run"
 tern_describe() {
     local rev type
     rev=$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo "uncommitted tree")
     type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$TERN_BUILD/CMakeCache.txt" 2>/dev/null)
-    echo "$rev${type:+, $type build}"
+    echo "tree $rev${type:+, $type build}, ternd built $(date -u -r "$TERND" '+%H:%M UTC')"
 }
 
 # The keys every Tern benchmark config has (issue 2).  EXTRA_SMTP: more

@@ -6,7 +6,8 @@
 #   bench/relay_bench.sh          (see bench/README.md)
 #
 # Environment (and those of smtp_bench.sh: TERN_BUILD, BENCH_QUICK,
-# BENCH_MESSAGES, BENCH_REUSE, BENCH_KEEP, BENCH_TMPDIR):
+# BENCH_MESSAGES, BENCH_REUSE, BENCH_REPEAT, BENCH_POSTFIX_LOG, BENCH_KEEP,
+# BENCH_TMPDIR):
 #   BENCH_SESSIONS     sessions to try (default "20")
 #   BENCH_SIZES        payload sizes   (default "4096")
 #   BENCH_SERVERS      rows to run     (default "smtp-sink Postfix Tern")
@@ -81,7 +82,7 @@ tern_config() { # mode -> config on stdout
     relay)
         printf '\n[relay]\nhost = "%s"\ntls = "none"\n' "$SINK_ADDR" ;;
     mx)
-        printf '\n[dns]\nservers = ["127.0.0.1:%s"]\n\n[delivery]\nport = %s\n' "$DNS_PORT" "$SINK_PORT" ;;
+        printf '\n[dns]\nservers = ["127.0.0.1:%s"]\n\n[delivery]\nport = %s\ntls = "none"\n' "$DNS_PORT" "$SINK_PORT" ;;
     esac
 }
 tern_try() { # mode: starts ternd in that mode and probes it
@@ -141,40 +142,42 @@ tern_alive() {
 settle() { sync; sleep "${BENCH_SETTLE:-2}"; }
 timeout_for() { local n=$1; echo $((60 + n / 20)); }
 
-run() { # server target sessions size messages
-    local server=$1 target=$2 sess=$3 size=$4 n=$5
+run() { # server target sessions size messages server-pid
+    local server=$1 target=$2 sess=$3 size=$4 n=$5 pid=$6
     "$PY" "$BENCH_HOME/run_case.py" --server "$server" --target "$target" \
         --sessions "$sess" --size "$size" --messages "$n" "${REUSE[@]}" \
-        --rcpt-to "$RCPT" --sink "$COUNTER" --baseline "$(sink_now)" \
+        --rcpt-to "$RCPT" --sink "$COUNTER" --baseline "$(sink_now)" --server-pid "$pid" \
         --smtp-source "$SMTP_SOURCE" --timeout "$(timeout_for "$n")" \
         --log "$BENCH_TMP/smtp-source.log" --results "$RESULTS" || true
 }
-skip_row() { printf '%s\t%s\t%s\t%s\t-\t-\t-\tskipped\n' "$@" >>"$RESULTS"; }
+skip_row() { printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\tskipped\n' "$@" >>"$RESULTS"; }
 
 for size in $SIZES; do
     n=$BENCH_MESSAGES
     ((size > 16384)) && n=$BENCH_MESSAGES_LARGE
     for sess in $SESSIONS; do
-        log "case: $sess session(s), $size-byte messages, $n messages"
-        if want smtp-sink; then
-            run smtp-sink "$SINK_ADDR" "$sess" "$size" "$n"
-            settle
-        fi
-        if want Postfix; then
-            run Postfix "127.0.0.1:$PORT_POSTFIX" "$sess" "$size" "$n"
-            postfix_wait_empty "$PF" 120 || true
-            settle
-        fi
-        if want Tern; then
-            if tern_alive; then
-                run "Tern" "127.0.0.1:$PORT_TERN" "$sess" "$size" "$n"
-                sleep 1
-                tern_alive || true
+        for ((rep = 1; rep <= ${BENCH_REPEAT:-1}; rep++)); do
+            log "case: $sess session(s), $size-byte messages, $n messages (run $rep)"
+            if want smtp-sink; then
+                run smtp-sink "$SINK_ADDR" "$sess" "$size" "$n" "$SINK_PID"
                 settle
-            else
-                skip_row Tern "$sess" "$size" "$n"
             fi
-        fi
+            if want Postfix; then
+                run Postfix "127.0.0.1:$PORT_POSTFIX" "$sess" "$size" "$n" "$(postfix_master_pid "$PF")"
+                postfix_wait_empty "$PF" 120 || true
+                settle
+            fi
+            if want Tern; then
+                if tern_alive; then
+                    run Tern "127.0.0.1:$PORT_TERN" "$sess" "$size" "$n" "$TERN_PID"
+                    sleep 1
+                    tern_alive || true
+                    settle
+                else
+                    skip_row Tern "$sess" "$size" "$n"
+                fi
+            fi
+        done
     done
 done
 
@@ -184,7 +187,7 @@ echo
 echo "## Relay: smtp-source -> server -> smtp-sink"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r),"
-echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern $(tern_describe)${TERN_MODE:+ (via $TERN_MODE)},"
+echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern: $TERN_DESC${TERN_MODE:+ (via $TERN_MODE)},"
 echo "spool on $(df -T "$BENCH_TMP" | awk 'NR==2 {print $2 " (" $1 ")"}'), $conn;"
 echo "CPU busy before the run: ${BUSY_BEFORE}% (other load), after: $(machine_busy_pct)%."
 echo

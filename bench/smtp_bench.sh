@@ -13,6 +13,8 @@
 #   BENCH_SERVERS         which rows to run         (default "smtp-sink Postfix Tern")
 #   BENCH_REUSE=0         a new connection per message (default: smtp-source -d,
 #                         each session keeps its connection for all its messages)
+#   BENCH_REPEAT=N        run each case N times, report the best (a shared machine)
+#   BENCH_POSTFIX_LOG=0   Postfix logs nowhere (default: maillog_file, as Tern logs to a file)
 #   BENCH_KEEP=1          keep the temporary directory (configs, logs, mail)
 #   BENCH_TMPDIR          where the temporary directory goes (default /tmp;
 #                         must be a real disk for the fsyncs to mean anything)
@@ -109,35 +111,40 @@ run() { # server target sessions size messages destination-args...
         --log "$BENCH_TMP/smtp-source.log" --results "$RESULTS" "$@" || true
 }
 
-skip_row() { printf '%s\t%s\t%s\t%s\t-\t-\t-\tskipped\n' "$@" >>"$RESULTS"; }
+skip_row() { printf '%s\t%s\t%s\t%s\t-\t-\t-\t-\tskipped\n' "$@" >>"$RESULTS"; }
 
 for size in $SIZES; do
     n=$BENCH_MESSAGES
     ((size > 16384)) && n=$BENCH_MESSAGES_LARGE
     for sess in $SESSIONS; do
-        log "case: $sess session(s), $size-byte messages, $n messages"
-        if want smtp-sink; then
-            run smtp-sink "$SINK_ADDR" "$sess" "$size" "$n" \
-                --sink "$BENCH_TMP/sink.counter" --baseline "$(sink_count "$BENCH_TMP/sink.counter")"
-            settle
-        fi
-        if want Postfix; then
-            run Postfix "127.0.0.1:$PORT_POSTFIX" "$sess" "$size" "$n" --maildir "$PF_NEW"
-            postfix_wait_empty "$PF" 120 || true
-            empty_dir "$PF_NEW"
-            settle
-        fi
-        if want Tern; then
-            if tern_alive; then
-                run Tern "127.0.0.1:$PORT_TERN" "$sess" "$size" "$n" --maildir "$TERN_NEW"
-                sleep 1      # let Tern finish removing queue files
-                tern_alive || true
-                empty_dir "$TERN_NEW"
+        for ((rep = 1; rep <= ${BENCH_REPEAT:-1}; rep++)); do
+            log "case: $sess session(s), $size-byte messages, $n messages (run $rep)"
+            if want smtp-sink; then
+                run smtp-sink "$SINK_ADDR" "$sess" "$size" "$n" \
+                    --sink "$BENCH_TMP/sink.counter" --baseline "$(sink_count "$BENCH_TMP/sink.counter")" \
+                    --server-pid "$SINK_PID"
                 settle
-            else
-                skip_row Tern "$sess" "$size" "$n"
             fi
-        fi
+            if want Postfix; then
+                run Postfix "127.0.0.1:$PORT_POSTFIX" "$sess" "$size" "$n" --maildir "$PF_NEW" \
+                    --server-pid "$(postfix_master_pid "$PF")"
+                postfix_wait_empty "$PF" 120 || true
+                empty_dir "$PF_NEW"
+                settle
+            fi
+            if want Tern; then
+                if tern_alive; then
+                    run Tern "127.0.0.1:$PORT_TERN" "$sess" "$size" "$n" --maildir "$TERN_NEW" \
+                        --server-pid "$TERN_PID"
+                    sleep 1      # let Tern finish removing queue files
+                    tern_alive || true
+                    empty_dir "$TERN_NEW"
+                    settle
+                else
+                    skip_row Tern "$sess" "$size" "$n"
+                fi
+            fi
+        done
     done
 done
 
@@ -147,7 +154,7 @@ echo
 echo "## Inbound: smtp-source -> server -> Maildir"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r),"
-echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern $(tern_describe),"
+echo "Postfix $(postconf -d -h mail_version 2>/dev/null), Tern: $TERN_DESC,"
 echo "spool and Maildirs on $(df -T "$BENCH_TMP" | awk 'NR==2 {print $2 " (" $1 ")"}'), $conn;"
 echo "CPU busy before the run: ${BUSY_BEFORE}% (other load), after: $(machine_busy_pct)%."
 echo

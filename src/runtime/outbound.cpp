@@ -286,6 +286,9 @@ struct OutboundTransport::Impl : std::enable_shared_from_this<Impl> {
     auto r = co_await (ch.socket.async_connect(tcp::endpoint(address, t.port), asio::as_tuple(asio::use_awaitable)) ||
                        timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
+    // Commands and the end of data are small writes that must not wait for
+    // the peer's delayed ACK of the previous one (Nagle, RFC 896).
+    ch.socket.set_option(tcp::no_delay(true), ec);
     if (relay.enabled() && relay.tls == "implicit") {
       // RFC 8314: TLS from the first byte.
       ch.tls = std::make_unique<ssl::stream<tcp::socket&>>(ch.socket, tls_context);
@@ -432,6 +435,8 @@ struct OutboundTransport::Impl : std::enable_shared_from_this<Impl> {
           constexpr std::size_t chunk = 64 * 1024;
           for (std::size_t pos = 0; pos < body.size(); pos += chunk) {
             session.send_body_chunk(body.substr(pos, chunk));
+            // The last piece goes out together with the end of data.
+            if (pos + chunk >= body.size()) break;
             std::string out = session.output();
             session.clear_output();
             if (auto ec = co_await ch.write(out); ec) {

@@ -78,6 +78,9 @@ struct Server::Impl {
         spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
+      // Replies are small writes; none should wait for a delayed ACK.
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       auto conn = std::make_shared<Connection>(std::move(socket));
       auto gen = ctx.generation();
       if (!ctx.admit(conn, gen->config->smtp.max_connections)) {
@@ -86,8 +89,8 @@ struct Server::Impl {
         auto msg = std::make_shared<std::string>("421 4.7.0 " + gen->config->hostname +
                                                  " Error: too many connections, try again later\r\n");
         asio::async_write(conn->socket, asio::buffer(*msg), [conn, msg](auto, auto) {
-          boost::system::error_code ignored;
-          conn->socket.close(ignored);
+          boost::system::error_code close_error;
+          conn->socket.close(close_error);
         });
         continue;
       }
