@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-pytest python3-aiosmtpd python3-dnspython swaks msmtp
-  postfix unbound iproute2 util-linux procps openssl
+  postfix unbound iproute2 util-linux procps openssl libnet-ssleay-perl
 )
 
 want=("${build_pkgs[@]}")

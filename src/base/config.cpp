@@ -276,6 +276,16 @@ Config from_table(const toml::table& root, std::string_view file) {
     r.finish();
   }
 
+  if (const toml::node* n = top.take("tls")) {
+    if (!n->is_table()) top.fail(n, "tls", "expected a table [tls]");
+    TableReader r(*n->as_table(), "tls", file);
+    r.string("certificate", c.tls.certificate);
+    r.string("key", c.tls.key);
+    if (c.tls.certificate.empty() != c.tls.key.empty())
+      r.fail(n, c.tls.key.empty() ? "key" : "certificate", "certificate and key go together: set both or neither");
+    r.finish();
+  }
+
   if (const toml::node* n = top.take("relay")) {
     if (!n->is_table()) top.fail(n, "relay", "expected a table [relay]");
     TableReader r(*n->as_table(), "relay", file);

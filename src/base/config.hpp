@@ -68,6 +68,11 @@ struct RelayConfig {
   bool enabled() const { return !host.empty(); }
 };
 
+struct TlsConfig {
+  std::string certificate;  // PEM chain; empty: a self-signed one in <data_dir>/tls/
+  std::string key;          // PEM private key
+};
+
 struct Config {
   std::string source;  // file name, or "embedded defaults"
   std::string hostname;
@@ -82,6 +87,7 @@ struct Config {
   DnsConfig dns;
   DeliveryConfig delivery;
   RelayConfig relay;
+  TlsConfig tls;
 
   std::filesystem::path queue_dir() const { return data_dir / "queue"; }
   std::filesystem::path mail_dir() const { return data_dir / "mail"; }

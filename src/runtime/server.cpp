@@ -11,6 +11,7 @@
 #include "services/dns/mx_router.hpp"
 #include "services/dns/unbound_resolver.hpp"
 #include "runtime/smtp_connection.hpp"
+#include "runtime/tls_context.hpp"
 #include "services/durable_file.hpp"
 
 namespace tern::runtime {
@@ -25,6 +26,13 @@ std::shared_ptr<const Generation> make_generation(Config config) {
   g->directory = std::make_shared<const RecipientDirectory>(*cfg);
   g->session.hostname = cfg->hostname;
   g->session.limits = cfg->smtp;
+  // Without a usable certificate Tern still runs, without STARTTLS, and says why.
+  if (auto tls = make_server_tls_context(*cfg)) {
+    g->tls = *tls;
+    g->session.tls_available = true;
+  } else {
+    spdlog::error("event=tls_unavailable error=\"{}\"", tls.error().detail);
+  }
   return g;
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -27,6 +28,7 @@ struct Generation {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const RecipientDirectory> directory;
   smtp::SessionSettings session;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null: no STARTTLS
 };
 
 struct Connection {

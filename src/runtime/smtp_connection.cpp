@@ -44,12 +44,17 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
   smtp::ServerSession session(settings, intake, ip);
   spdlog::info("session={} event=connect client={}", sid, ip);
 
+  // The socket, or TLS over it after STARTTLS.
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
+
   auto send = [&]() -> asio::awaitable<bool> {
     if (session.output().empty()) co_return true;
     if (spdlog::should_log(spdlog::level::debug))
       spdlog::debug("session={} event=reply text=\"{}\"", sid, log_escape(session.output(), 400));
-    auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(session.output()),
-                                              asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = tls ? co_await asio::async_write(*tls, asio::buffer(session.output()),
+                                                    asio::as_tuple(asio::use_awaitable))
+                       : co_await asio::async_write(conn->socket, asio::buffer(session.output()),
+                                                    asio::as_tuple(asio::use_awaitable));
     session.clear_output();
     co_return !ec;
   };
@@ -70,8 +75,10 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
     }
     unsigned seconds = session.in_data() ? settings.limits.data_timeout : settings.limits.command_timeout;
     timer.expires_after(std::chrono::seconds(seconds));
-    auto result = co_await (conn->socket.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable)) ||
-                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto result = tls ? co_await (tls->async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable)) ||
+                                  timer.async_wait(asio::as_tuple(asio::use_awaitable)))
+                      : co_await (conn->socket.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable)) ||
+                                  timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (result.index() == 1) {
       // RFC 5321 §4.5.3.2: the peer was silent too long.
       spdlog::info("session={} event=timeout state={}", sid, session.in_data() ? "data" : "command");
@@ -89,6 +96,23 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
     session.feed(std::string_view(buf.data(), n));
     while (connected) {
       connected = co_await send();
+      if (session.wants_tls() && connected) {
+        // RFC 3207: the handshake starts right after our 220.
+        tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(conn->socket, *generation->tls);
+        timer.expires_after(std::chrono::seconds(settings.limits.command_timeout));
+        auto hs = co_await (tls->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) {
+          spdlog::info("session={} event=tls_failed client={}", sid, ip);
+          session.on_tls_failed();
+          connected = false;
+          break;
+        }
+        session.on_tls_started();
+        spdlog::info("session={} event=tls version={} cipher={}", sid, SSL_get_version(tls->native_handle()),
+                     SSL_get_cipher_name(tls->native_handle()));
+        break;
+      }
       if (!session.awaiting_commit()) break;
       const bool blocking = intake.commit_blocks();
       Result<void> r = blocking
@@ -112,6 +136,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
   }
   if (session.in_data()) intake.discard_message();
   boost::system::error_code ignored;
+  tls.reset();
   conn->socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   conn->socket.close(ignored);
   spdlog::info("session={} event=disconnect client={} messages={}", sid, ip, messages);

@@ -113,8 +113,8 @@ void ServerSession::process_command_line(std::string_view line) {
       reply(Reply{502, "5.5.1", "Error: EXPN not available"});
       break;
     case Verb::help: on_help(c); break;
+    case Verb::starttls: on_starttls(c); break;
     case Verb::bdat:
-    case Verb::starttls:
     case Verb::auth:
       reply(Reply{502, "5.5.1", "Error: command not implemented"});
       break;
@@ -160,6 +160,7 @@ void ServerSession::on_helo(const Command& c, bool extended) {
       "ENHANCEDSTATUSCODES",
       "HELP",
   };
+  if (settings_.tls_available && !tls_active_) lines.push_back("STARTTLS");
   // RFC 2034 §3: the greeting and the replies to HELO/EHLO carry no enhanced code.
   Reply r{250, "", std::move(lines)};
   reply(r);
@@ -252,7 +253,8 @@ void ServerSession::on_data(const Command& c) {
   info.helo = env_.helo;
   info.client_ip = env_.client_ip;
   info.by_host = settings_.hostname;
-  info.protocol = env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP");  // RFC 3848, 6531
+  // RFC 3848 / RFC 6531 protocol names; "S" for TLS.
+  info.protocol = std::string(env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP")) + (tls_active_ ? "S" : "");
   info.queue_id = queue_id_;
   if (env_.recipients.size() == 1) info.for_recipient = env_.recipients.front().to_string();
   services_.write_message(build_received_header(info));
@@ -328,6 +330,36 @@ void ServerSession::on_help(const Command&) {
   reply(Reply{214, "2.0.0",
               std::vector<std::string>{"Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY EXPN HELP",
                                        "See RFC 5321; Tern ESMTP"}});
+}
+
+void ServerSession::on_starttls(const Command& c) {
+  if (!settings_.tls_available) return reply(Reply{502, "5.5.1", "Error: command not implemented"});
+  if (tls_active_) return reply(Reply{503, "5.5.1", "Error: TLS already active"});
+  if (!c.argument.empty()) return reply(Reply{501, "5.5.4", "Syntax: STARTTLS"});
+  if (mail_seen_) return reply(Reply{503, "5.5.1", "Error: STARTTLS in the middle of a transaction"});
+  reply(Reply{220, "2.0.0", "Ready to start TLS"});
+  // RFC 3207 §4.2 and CVE-2011-0411: whatever the client pipelined after
+  // STARTTLS was sent in clear and must not be read as if it came over TLS.
+  in_.clear();
+  in_pos_ = 0;
+  state_ = State::awaiting_tls;
+}
+
+void ServerSession::on_tls_started() {
+  if (state_ != State::awaiting_tls) return;
+  // RFC 3207 §4.2: forget everything learnt before TLS; the client starts over
+  // with EHLO.
+  tls_active_ = true;
+  helo_seen_ = false;
+  esmtp_ = false;
+  env_.helo.clear();
+  reset_transaction();
+  state_ = State::command;
+}
+
+void ServerSession::on_tls_failed() {
+  if (state_ != State::awaiting_tls) return;
+  state_ = State::closed;  // no reply: the channel is in an unknown state
 }
 
 void ServerSession::on_timeout() {

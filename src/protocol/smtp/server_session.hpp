@@ -20,6 +20,7 @@ struct SessionSettings {
   std::string hostname;
   SmtpConfig limits;
   std::size_t max_command_line = 512;  // RFC 5321 §4.5.3.1.4, CRLF included
+  bool tls_available = false;          // offer STARTTLS (RFC 3207)
 };
 
 class ServerSession {
@@ -40,6 +41,13 @@ class ServerSession {
   bool awaiting_commit() const { return state_ == State::awaiting_commit; }
   void on_commit(const Result<void>& result);
 
+  // After "220 Ready to start TLS": the driver runs the TLS handshake on the
+  // socket, then calls on_tls_started() (or on_tls_failed()).
+  bool wants_tls() const { return state_ == State::awaiting_tls; }
+  void on_tls_started();
+  void on_tls_failed();
+  bool tls_active() const { return tls_active_; }
+
   bool closing() const { return state_ == State::closed; }
   bool in_data() const { return state_ == State::data || state_ == State::awaiting_commit; }
   bool idle() const { return state_ == State::command && pending_input() == 0; }
@@ -56,7 +64,7 @@ class ServerSession {
   const std::string& last_reply_line() const { return last_reply_; }
 
  private:
-  enum class State { greeting, command, data, awaiting_commit, closed };
+  enum class State { greeting, command, data, awaiting_commit, awaiting_tls, closed };
 
   void process();
   void process_command_line(std::string_view line);
@@ -74,6 +82,7 @@ class ServerSession {
   void on_rset(const Command& c);
   void on_vrfy(const Command& c);
   void on_help(const Command& c);
+  void on_starttls(const Command& c);
 
   const SessionSettings& settings_;
   SessionServices& services_;
@@ -86,6 +95,7 @@ class ServerSession {
   bool helo_seen_ = false;
   bool mail_seen_ = false;
   bool shutdown_pending_ = false;
+  bool tls_active_ = false;
   unsigned consecutive_errors_ = 0;
   bool exempt_from_error_budget_ = false;
   Envelope env_;
