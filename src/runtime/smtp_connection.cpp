@@ -33,6 +33,25 @@ asio::awaitable<Result<void>> commit_through_log(MessageIntake& intake) {
       asio::use_awaitable);
 }
 
+// The protocol trace never shows AUTH payloads: "AUTH PLAIN <base64>"
+// becomes "AUTH PLAIN ***".
+std::string redact_auth(std::string_view chunk) {
+  std::string out;
+  while (!chunk.empty()) {
+    auto nl = chunk.find('\n');
+    std::string_view line = chunk.substr(0, nl == std::string_view::npos ? chunk.size() : nl + 1);
+    chunk.remove_prefix(line.size());
+    if (istarts_with(line, "AUTH ")) {
+      auto sp = line.find(' ', 5);
+      out += std::string(line.substr(0, sp == std::string_view::npos ? line.size() : sp));
+      if (sp != std::string_view::npos) out += " ***\r\n";
+    } else {
+      out += line;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx) {
@@ -92,7 +111,9 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
       break;  // the peer went away; an unfinished message is discarded below
     }
     if (spdlog::should_log(spdlog::level::debug))
-      spdlog::debug("session={} event=input text=\"{}\"", sid, log_escape(std::string_view(buf.data(), n), 400));
+      spdlog::debug("session={} event=input text=\"{}\"", sid,
+                    session.in_auth_exchange() ? std::string("*** (AUTH response)")
+                                               : log_escape(redact_auth(std::string_view(buf.data(), n)), 400));
     session.feed(std::string_view(buf.data(), n));
     while (connected) {
       connected = co_await send();

@@ -56,7 +56,7 @@ void ServerSession::feed(std::string_view bytes) {
 }
 
 void ServerSession::process() {
-  while (state_ == State::command || state_ == State::data) {
+  while (state_ == State::command || state_ == State::data || state_ == State::auth_response) {
     if (state_ == State::data) {
       process_data();
       if (state_ == State::data) break;  // need more bytes
@@ -83,7 +83,8 @@ void ServerSession::process() {
         close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many errors", settings_.hostname)});
       continue;
     }
-    process_command_line(line);
+    if (state_ == State::auth_response) on_auth_response(line);
+    else process_command_line(line);
   }
   // Keep the buffer small: drop what has been consumed.
   if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > 65536)) {
@@ -114,8 +115,8 @@ void ServerSession::process_command_line(std::string_view line) {
       break;
     case Verb::help: on_help(c); break;
     case Verb::starttls: on_starttls(c); break;
+    case Verb::auth: on_auth(c); break;
     case Verb::bdat:
-    case Verb::auth:
       reply(Reply{502, "5.5.1", "Error: command not implemented"});
       break;
     case Verb::unknown:
@@ -161,6 +162,8 @@ void ServerSession::on_helo(const Command& c, bool extended) {
       "HELP",
   };
   if (settings_.tls_available && !tls_active_) lines.push_back("STARTTLS");
+  // RFC 4954 §4: never offer a plain-text password exchange in clear.
+  if (settings_.auth_available && (tls_active_ || settings_.auth_without_tls)) lines.push_back("AUTH PLAIN LOGIN");
   // RFC 2034 §3: the greeting and the replies to HELO/EHLO carry no enhanced code.
   Reply r{250, "", std::move(lines)};
   reply(r);
@@ -345,11 +348,99 @@ void ServerSession::on_starttls(const Command& c) {
   state_ = State::awaiting_tls;
 }
 
+void ServerSession::on_auth(const Command& c) {
+  if (!settings_.auth_available) return reply(Reply{502, "5.5.1", "Error: command not implemented"});
+  if (!helo_seen_ || !esmtp_) return reply(Reply{503, "5.5.1", "Error: send EHLO first"});
+  if (!auth_user_.empty()) return reply(Reply{503, "5.5.1", "Error: already authenticated"});
+  if (mail_seen_) return reply(Reply{503, "5.5.1", "Error: AUTH not permitted during a mail transaction"});
+  if (!tls_active_ && !settings_.auth_without_tls)
+    return reply(Reply{538, "5.7.11", "Encryption required for requested authentication mechanism"});
+  std::string_view arg = c.argument;
+  auto sp = arg.find(' ');
+  std::string_view mechanism = arg.substr(0, sp);
+  std::string_view initial = sp == std::string_view::npos ? std::string_view{} : trim(arg.substr(sp + 1));
+  credentials_ = {};
+  if (iequals(mechanism, "PLAIN")) {
+    auth_step_ = AuthStep::plain;
+    if (initial.empty()) {
+      state_ = State::auth_response;
+      return reply(Reply{334, "", ""});  // RFC 4954 §4: an empty challenge
+    }
+    // "=" is an empty initial response (RFC 4954 §4), which PLAIN cannot use.
+    return on_auth_response(initial);
+  }
+  if (iequals(mechanism, "LOGIN")) {
+    if (initial.empty()) {
+      auth_step_ = AuthStep::login_user;
+      state_ = State::auth_response;
+      return reply(Reply{334, "", "VXNlcm5hbWU6"});  // "Username:"
+    }
+    auth_step_ = AuthStep::login_user;
+    return on_auth_response(initial);
+  }
+  reply(Reply{504, "5.5.4", "Unrecognized authentication type"});
+}
+
+void ServerSession::auth_error(SaslError e) {
+  state_ = State::command;
+  credentials_ = {};
+  switch (e) {
+    case SaslError::cancelled: return reply(Reply{501, "5.0.0", "Authentication cancelled"});
+    case SaslError::bad_base64: return reply(Reply{501, "5.5.2", "Cannot decode response (invalid base64)"});
+    case SaslError::malformed: return reply(Reply{501, "5.5.2", "Malformed authentication response"});
+  }
+}
+
+void ServerSession::on_auth_response(std::string_view line) {
+  switch (auth_step_) {
+    case AuthStep::plain: {
+      auto r = decode_plain(line);
+      if (r.error) return auth_error(*r.error);
+      credentials_ = std::move(*r.credentials);
+      state_ = State::awaiting_auth;
+      return;
+    }
+    case AuthStep::login_user: {
+      auto r = decode_login_step(line);
+      if (r.error) return auth_error(*r.error);
+      credentials_.username = std::move(*r.value);
+      auth_step_ = AuthStep::login_password;
+      state_ = State::auth_response;
+      return reply(Reply{334, "", "UGFzc3dvcmQ6"});  // "Password:"
+    }
+    case AuthStep::login_password: {
+      auto r = decode_login_step(line);
+      if (r.error) return auth_error(*r.error);
+      credentials_.password = std::move(*r.value);
+      state_ = State::awaiting_auth;
+      return;
+    }
+  }
+}
+
+void ServerSession::on_auth_result(bool accepted) {
+  if (state_ != State::awaiting_auth) return;
+  state_ = State::command;
+  std::string user = std::move(credentials_.username);
+  credentials_ = {};  // the password does not outlive the check
+  if (accepted) {
+    auth_user_ = std::move(user);
+    consecutive_errors_ = 0;
+    reply(Reply{235, "2.7.0", "Authentication successful"});
+  } else {
+    reply(Reply{535, "5.7.8", "Authentication credentials invalid"});
+    if (++consecutive_errors_ >= settings_.limits.max_errors)
+      close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many errors", settings_.hostname)});
+  }
+  if (state_ == State::command) process();
+}
+
 void ServerSession::on_tls_started() {
   if (state_ != State::awaiting_tls) return;
   // RFC 3207 §4.2: forget everything learnt before TLS; the client starts over
   // with EHLO.
   tls_active_ = true;
+  auth_user_.clear();
   helo_seen_ = false;
   esmtp_ = false;
   env_.helo.clear();

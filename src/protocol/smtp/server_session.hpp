@@ -12,6 +12,7 @@
 #include "protocol/smtp/command.hpp"
 #include "protocol/smtp/data_decoder.hpp"
 #include "protocol/smtp/reply.hpp"
+#include "protocol/smtp/sasl.hpp"
 #include "protocol/smtp/session_services.hpp"
 
 namespace tern::smtp {
@@ -21,6 +22,8 @@ struct SessionSettings {
   SmtpConfig limits;
   std::size_t max_command_line = 512;  // RFC 5321 §4.5.3.1.4, CRLF included
   bool tls_available = false;          // offer STARTTLS (RFC 3207)
+  bool auth_available = false;         // offer AUTH PLAIN LOGIN (RFC 4954)
+  bool auth_without_tls = false;       // ...also before STARTTLS (loopback testing only)
 };
 
 class ServerSession {
@@ -48,6 +51,15 @@ class ServerSession {
   void on_tls_failed();
   bool tls_active() const { return tls_active_; }
 
+  // AUTH: the client's credentials are decoded; the driver checks them off
+  // the I/O thread (password hashing) and calls on_auth_result().
+  bool wants_auth_check() const { return state_ == State::awaiting_auth; }
+  const SaslCredentials& credentials() const { return credentials_; }
+  void on_auth_result(bool accepted);
+  // Between "AUTH" and its end: input then holds secrets, never to be logged.
+  bool in_auth_exchange() const { return state_ == State::auth_response || state_ == State::awaiting_auth; }
+  const std::string& authenticated_user() const { return auth_user_; }
+
   bool closing() const { return state_ == State::closed; }
   bool in_data() const { return state_ == State::data || state_ == State::awaiting_commit; }
   bool idle() const { return state_ == State::command && pending_input() == 0; }
@@ -64,7 +76,8 @@ class ServerSession {
   const std::string& last_reply_line() const { return last_reply_; }
 
  private:
-  enum class State { greeting, command, data, awaiting_commit, awaiting_tls, closed };
+  enum class State { greeting, command, data, awaiting_commit, awaiting_tls, auth_response, awaiting_auth, closed };
+  enum class AuthStep { plain, login_user, login_password };
 
   void process();
   void process_command_line(std::string_view line);
@@ -83,6 +96,9 @@ class ServerSession {
   void on_vrfy(const Command& c);
   void on_help(const Command& c);
   void on_starttls(const Command& c);
+  void on_auth(const Command& c);
+  void on_auth_response(std::string_view line);
+  void auth_error(SaslError e);
 
   const SessionSettings& settings_;
   SessionServices& services_;
@@ -96,6 +112,9 @@ class ServerSession {
   bool mail_seen_ = false;
   bool shutdown_pending_ = false;
   bool tls_active_ = false;
+  AuthStep auth_step_ = AuthStep::plain;
+  SaslCredentials credentials_;
+  std::string auth_user_;
   unsigned consecutive_errors_ = 0;
   bool exempt_from_error_budget_ = false;
   Envelope env_;

@@ -1,8 +1,8 @@
 // DKIM canonicalization (RFC 6376 §3.4): the "simple" and "relaxed"
 // algorithms for header fields and for the body, the header fields an h= list
 // selects (§5.4.2), and the exact bytes the header hash covers (§3.7).
-// Pure functions over bytes: no crypto, no I/O, no allocation beyond the
-// results, so the fuzz build compiles this file on its own.
+// Pure functions over bytes: no crypto, no I/O, no state beyond a
+// BodyCanonicalizer's, so the fuzz build compiles this file on its own.
 #pragma once
 #include <cstddef>
 #include <span>
