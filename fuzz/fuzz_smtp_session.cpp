@@ -20,6 +20,7 @@ using namespace tern::smtp;
 
 class FuzzServices final : public SessionServices {
  public:
+  bool sender_allowed(const std::string&, const MailAddress& sender) override { return !sender.is_null(); }
   RecipientVerdict check_recipient(const Envelope&, const MailAddress& rcpt) override {
     if (rcpt.domain.empty()) return RecipientVerdict::accept;  // <postmaster>
     if (rcpt.lookup_key().ends_with("@example.test")) {

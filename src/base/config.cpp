@@ -177,9 +177,9 @@ Config from_table(const toml::table& root, std::string_view file) {
     r.string("protocol", l.protocol);
     r.string("address", l.address);
     if (l.protocol.empty()) r.fail(&e, "protocol", "missing (expected \"smtp\")");
-    if (l.protocol != "smtp")
+    if (l.protocol != "smtp" && l.protocol != "submission" && l.protocol != "submissions")
       r.fail(r.node("protocol"), "protocol",
-             fmt::format("\"{}\" is not supported yet (supported: smtp)", l.protocol));
+             fmt::format("\"{}\" is not supported yet (supported: smtp, submission, submissions)", l.protocol));
     if (l.address.empty()) r.fail(&e, "address", "missing (expected \"host:port\")");
     parse_address(r, r.node("address"), l);
     c.listeners.push_back(std::move(l));
@@ -222,6 +222,10 @@ Config from_table(const toml::table& root, std::string_view file) {
     r.integer("command_timeout", s.command_timeout, 1, 86400);
     r.integer("data_timeout", s.data_timeout, 1, 86400);
     r.integer("shutdown_grace", s.shutdown_grace, 0, 3600);
+    if (const toml::node* b = r.take("allow_plaintext_auth")) {
+      if (!b->is_boolean()) r.fail(b, "allow_plaintext_auth", "expected true or false");
+      s.allow_plaintext_auth = *b->value<bool>();
+    }
     if (r.has("trusted_networks")) {
       s.trusted_networks.clear();
       for (auto& text : r.string_list("trusted_networks")) {

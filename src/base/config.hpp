@@ -13,7 +13,7 @@
 namespace tern {
 
 struct ListenerConfig {
-  std::string protocol;  // smtp (more protocols arrive with later issues)
+  std::string protocol;  // smtp | submission (STARTTLS, AUTH required) | submissions (implicit TLS)
   std::string host;      // literal address, no brackets
   std::uint16_t port = 0;
   std::string address;   // as written, for logs
@@ -34,6 +34,7 @@ struct SmtpConfig {
   unsigned command_timeout = 300;       // seconds; RFC 5321 §4.5.3.2.7
   unsigned data_timeout = 300;          // seconds per read during DATA
   unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
+  bool allow_plaintext_auth = false;    // AUTH before STARTTLS, for loopback clients only
   std::vector<IpNetwork> trusted_networks;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "base/config.hpp"
+#include "cli/account_commands.hpp"
 #include "cli/queue_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     return config_path.empty() ? tern::default_config() : tern::load_config_file(config_path);
   };
   tern::cli::add_queue_commands(app, load);
+  tern::cli::add_account_commands(app, load);
 
   try {
     app.parse(argc, argv);
@@ -26,5 +28,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tern: configuration error: %s\n", e.what());
     return 2;
   }
-  return tern::cli::exit_code();
+  return tern::cli::exit_code() ? tern::cli::exit_code() : tern::cli::account_exit_code();
 }

@@ -1,5 +1,7 @@
 #include "formats/encoded_word.hpp"
 
+#include <algorithm>
+
 #include "base/base64.hpp"
 #include "base/strings.hpp"
 
@@ -12,6 +14,8 @@ constexpr std::size_t max_word = 75;  // RFC 2047 §2
 // A plain word longer than this is encoded instead, so that "Name: word"
 // still fits in 78 octets for the usual header names.
 constexpr std::size_t max_plain_word = 64;
+// Past this an atom is encoded, only so that a line stays within 998 octets.
+constexpr std::size_t max_atom = 900;
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
@@ -19,12 +23,6 @@ bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 bool is_atext(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool is_printable_ascii(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c > 0x7e) return false;
-  return true;
 }
 
 // Length of the UTF-8 sequence that starts with `lead` (1 for a stray byte,
@@ -55,8 +53,6 @@ bool can_stay_plain(std::string_view text) {
   return true;
 }
 
-enum class NameForm { atoms, quoted, encoded };
-
 std::string quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
@@ -67,40 +63,80 @@ std::string quote(std::string_view s) {
   return out;
 }
 
-NameForm name_form(std::string_view name) {
-  if (!is_printable_ascii(name) || name.find("=?") != std::string_view::npos) return NameForm::encoded;
-  // A phrase of atoms separated by single spaces reads back as written.
-  bool atoms = !name.empty() && name.front() != ' ' && name.back() != ' ' && name.find("  ") == std::string_view::npos;
-  std::size_t word = 0;
-  for (unsigned char c : name) {
-    if (c == ' ') {
-      word = 0;
-      continue;
-    }
-    if (!is_atext(c) || ++word > max_plain_word) atoms = false;
+// The words of `s`, each with the whitespace before it: where it may fold.
+struct Word {
+  std::string_view space, text;
+};
+std::vector<Word> split_words(std::string_view s) {
+  std::vector<Word> out;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t w = i;
+    while (w < s.size() && is_wsp(s[w])) ++w;
+    std::size_t e = w;
+    while (e < s.size() && !is_wsp(s[e])) ++e;
+    out.push_back({s.substr(i, w - i), s.substr(w, e - w)});
+    i = e;
   }
-  if (atoms) return NameForm::atoms;
-  // RFC 5322 §3.2.4: specials need a quoted string; one that cannot fold on
-  // a line of its own is encoded instead.
-  return quote(name).size() <= max_plain_word ? NameForm::quoted : NameForm::encoded;
+  return out;
+}
+
+bool is_atom(std::string_view w) {
+  if (w.empty() || w.size() > max_atom || w.find("=?") != std::string_view::npos) return false;
+  for (unsigned char c : w)
+    if (!is_atext(c)) return false;
+  return true;
+}
+
+// A display name as the folder takes it: plain pieces (atoms, or a quoted
+// string cut at its own whitespace) and runs of text to encode.
+struct NamePiece {
+  std::string space, text;
+  bool encode = false;
+};
+
+std::vector<NamePiece> display_name_pieces(std::string_view name) {
+  std::vector<NamePiece> out;
+  bool ascii = true;
+  for (unsigned char c : name) ascii = ascii && ((c >= 0x20 && c < 0x7f) || c == '\t');
+  const bool single_spaced = !name.empty() && name.front() != ' ' && name.back() != ' ' &&
+                             name.find("  ") == std::string_view::npos && name.find('\t') == std::string_view::npos;
+  std::vector<std::string_view> words;
+  for (const auto& w : split_words(name)) words.push_back(w.text);
+  if (ascii && name.find("=?") == std::string_view::npos) {
+    // A phrase of atoms reads back as written; anything with specials or
+    // unusual spacing is a quoted string (RFC 5322 §3.2.4, §3.2.5), which
+    // may fold at its own whitespace like any FWS.
+    if (single_spaced && std::all_of(words.begin(), words.end(), is_atom)) {
+      for (auto w : words) out.push_back({" ", std::string(w), false});
+      return out;
+    }
+    const std::string quoted = quote(name);
+    for (const auto& w : split_words(quoted)) {
+      if (w.text.size() > max_atom) return {{" ", std::string(name), true}};  // would pass 998 octets
+      out.push_back({out.empty() ? " " : std::string(w.space), std::string(w.text), false});
+    }
+    return out;
+  }
+  // Encoded words (RFC 2047 §5(3)). Readers agree on whitespace next to an
+  // encoded word but not between two (§6.2 says drop it; Python keeps it in
+  // phrases, and collapses runs inside them), so ASCII words stay atoms or
+  // quoted strings and the others share as few encoded words as possible.
+  if (!single_spaced) return {{" ", std::string(name), true}};
+  for (auto w : words) {
+    bool ascii_word = w.size() <= max_atom && w.find("=?") == std::string_view::npos;
+    for (unsigned char c : w) ascii_word = ascii_word && c >= 0x21 && c < 0x7f;
+    if (is_atom(w)) out.push_back({" ", std::string(w), false});
+    else if (ascii_word) out.push_back({" ", quote(w), false});
+    else if (!out.empty() && out.back().encode) out.back().text += " " + std::string(w);
+    else out.push_back({" ", std::string(w), true});
+  }
+  return out;
 }
 
 void add_display_name(HeaderFolder& f, std::string_view name) {
-  switch (name_form(name)) {
-    case NameForm::atoms:
-      for (std::size_t start = 0; start <= name.size();) {
-        auto sp = name.find(' ', start);
-        if (sp == std::string_view::npos) sp = name.size();
-        f.add(name.substr(start, sp - start));
-        start = sp + 1;
-      }
-      break;
-    case NameForm::quoted:
-      f.add(quote(name));
-      break;
-    case NameForm::encoded:
-      f.add_encoded(name);
-      break;
+  for (const auto& piece : display_name_pieces(name)) {
+    if (piece.encode) f.add_encoded(piece.text, true);
+    else f.add(piece.text, piece.space);
   }
 }
 
@@ -249,9 +285,13 @@ std::string decode_encoded_words(std::string_view value) {
 
 HeaderFolder::HeaderFolder(std::string_view name) : out_(name) { out_ += ':'; }
 
-void HeaderFolder::add(std::string_view token, std::string_view space) {
+void HeaderFolder::add(std::string_view token, std::string_view space) { add_token(token, space, false); }
+
+void HeaderFolder::add_token(std::string_view token, std::string_view space, bool may_fold_first) {
   // RFC 5322 §2.2.3: fold by putting a CRLF before whitespace.
-  if (!space.empty() && has_token_ && column() + space.size() + token.size() > line_limit) {
+  // Not before trailing whitespace either: no line may be only whitespace.
+  if (!space.empty() && !token.empty() && (has_token_ || may_fold_first) &&
+      column() + space.size() + token.size() > line_limit) {
     out_ += "\r\n";
     line_start_ = out_.size();
   }
@@ -260,12 +300,25 @@ void HeaderFolder::add(std::string_view token, std::string_view space) {
   has_token_ = true;
 }
 
-void HeaderFolder::add_encoded(std::string_view text) {
+void HeaderFolder::add_encoded(std::string_view text, bool fewest_words) {
   // Fill the current line when at least a short word fits there; otherwise
   // the first word starts a new line like the others.
   const std::size_t used = column() + 1;
   const std::size_t room = used < line_limit ? line_limit - used : 0;
-  for (const auto& word : encode_words(text, room >= 20 ? room : max_word)) add(word);
+  auto words = encode_words(text, room >= 20 ? room : max_word);
+  // In a phrase, filling the line must not cost an extra word: readers
+  // disagree on the space between two (see format_display_name). The first
+  // word then goes on a new line, even right after the colon (the phrase may
+  // start with FWS, RFC 5322 §3.2.5).
+  bool fold_first = false;
+  if (fewest_words && room < max_word) {
+    auto fewer = encode_words(text);
+    if (fewer.size() < words.size()) {
+      words = std::move(fewer);
+      fold_first = true;
+    }
+  }
+  for (std::size_t i = 0; i < words.size(); ++i) add_token(words[i], " ", i == 0 && fold_first);
 }
 
 std::string HeaderFolder::finish() && {
@@ -277,14 +330,10 @@ std::string fold_field(std::string_view name, std::string_view text) {
   HeaderFolder f(name);
   // Each word keeps the whitespace before it, so unfolding gives the text
   // back; the first also gets the customary space after the colon.
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t w = i;
-    while (w < text.size() && is_wsp(text[w])) ++w;
-    std::size_t e = w;
-    while (e < text.size() && !is_wsp(text[e])) ++e;
-    const std::string space = (i == 0 ? " " : "") + std::string(text.substr(i, w - i));
-    f.add(text.substr(w, e - w), space);
-    i = e;
+  bool first = true;
+  for (const auto& w : split_words(text)) {
+    f.add(w.text, first ? " " + std::string(w.space) : std::string(w.space));
+    first = false;
   }
   return std::move(f).finish();
 }
@@ -321,16 +370,16 @@ std::optional<NamedAddress> parse_named_address(std::string_view text) {
 }
 
 std::string format_display_name(std::string_view name) {
-  switch (name_form(name)) {
-    case NameForm::atoms:
-      return std::string(name);
-    case NameForm::quoted:
-      return quote(name);
-    case NameForm::encoded:
-      break;
-  }
   std::string out;
-  for (const auto& word : encode_words(name)) out += (out.empty() ? "" : " ") + word;
+  for (const auto& piece : display_name_pieces(name)) {
+    if (!out.empty()) out += piece.space;
+    if (!piece.encode) {
+      out += piece.text;
+      continue;
+    }
+    const auto words = encode_words(piece.text);
+    for (std::size_t i = 0; i < words.size(); ++i) out += (i ? " " : "") + words[i];
+  }
   return out;
 }
 

@@ -34,8 +34,8 @@ std::string decode_encoded_words(std::string_view value);
 
 // One header field under construction: "Name:" then tokens, folded before
 // a token's leading whitespace when the line would pass 78 octets (RFC 5322
-// §2.1.1 SHOULD). Never folds before the first token or inside a token, so a
-// line is only longer than 78 when a single token is.
+// §2.1.1 SHOULD). Never folds inside a token, nor before the first one (but
+// see add_encoded), so a line is only longer than 78 when a token is.
 class HeaderFolder {
  public:
   static constexpr std::size_t line_limit = 78;
@@ -44,12 +44,14 @@ class HeaderFolder {
   // Appends `token` after `space` (SP/TAB; a fold may go before it). An empty
   // `space` glues the token to the previous one.
   void add(std::string_view token, std::string_view space = " ");
-  // Appends UTF-8 text as encoded words, the first sized to fill the line.
-  void add_encoded(std::string_view text);
+  // Appends UTF-8 text as encoded words, the first sized to fill the line
+  // unless `fewest_words` and that would take one word more (phrases).
+  void add_encoded(std::string_view text, bool fewest_words = false);
   // The whole field, ending in CRLF.
   std::string finish() &&;
 
  private:
+  void add_token(std::string_view token, std::string_view space, bool may_fold_first);
   std::size_t column() const { return out_.size() - line_start_; }
   std::string out_;
   std::size_t line_start_ = 0;
@@ -77,9 +79,12 @@ struct NamedAddress {
 // unquoted. Does not check the address. nullopt: empty, or "<" without ">".
 std::optional<NamedAddress> parse_named_address(std::string_view text);
 
-// The display name as it goes before "<address>": atoms when it is made of
-// them, a quoted string when it has specials (RFC 5322 §3.2.4), encoded
-// words when it is not plain ASCII or too long to fold.
+// The display name as it goes before "<address>" (unfolded): atoms when it
+// is made of them, else a quoted string when it is ASCII (RFC 5322 §3.2.4),
+// else encoded words for the words that are not atoms. Python's parser keeps
+// whitespace between two encoded words of a phrase (RFC 2047 §6.2 drops it),
+// so names are cut into as few encoded words as possible: one, when the
+// encoded part is at most 45 octets.
 std::string format_display_name(std::string_view name);
 
 // An address list field (From, To, Cc, Reply-To, §3.6.2-3): "Name <a@b>"

@@ -12,6 +12,7 @@
 #include "services/dns/unbound_resolver.hpp"
 #include "runtime/smtp_connection.hpp"
 #include "runtime/tls_context.hpp"
+#include "services/account_store.hpp"
 #include "services/durable_file.hpp"
 
 namespace tern::runtime {
@@ -19,17 +20,27 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Blocking (SQLite): at start, or on the blocking pool for a reload.
 std::shared_ptr<const Generation> make_generation(Config config) {
   auto g = std::make_shared<Generation>();
   auto cfg = std::make_shared<const Config>(std::move(config));
   g->config = cfg;
-  g->directory = std::make_shared<const RecipientDirectory>(*cfg);
+  AccountSnapshot accounts;
+  if (auto store = AccountStore::open(cfg->data_dir / "accounts.db")) {
+    if (auto snap = store->snapshot()) accounts = std::move(*snap);
+    else spdlog::error("event=accounts_unreadable error=\"{}\"", snap.error().detail);
+  } else {
+    spdlog::error("event=accounts_unavailable error=\"{}\"", store.error().detail);
+  }
+  g->directory = std::make_shared<const RecipientDirectory>(*cfg, accounts);
   g->session.hostname = cfg->hostname;
   g->session.limits = cfg->smtp;
+  g->session.auth_without_tls = cfg->smtp.allow_plaintext_auth;
   // Without a usable certificate Tern still runs, without STARTTLS, and says why.
   if (auto tls = make_server_tls_context(*cfg)) {
     g->tls = *tls;
     g->session.tls_available = true;
+    g->session.auth_available = true;
   } else {
     spdlog::error("event=tls_unavailable error=\"{}\"", tls.error().detail);
   }
@@ -77,7 +88,7 @@ struct Server::Impl {
               [this](const std::string& address) { return resolve_mailbox(address); }),
         ctx(make_generation(initial), spool, log, queue) {}
 
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor) {
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, ListenerKind kind) {
     for (;;) {
       auto [ec, socket] =
           co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
@@ -104,8 +115,8 @@ struct Server::Impl {
       }
       asio::co_spawn(
           conn->socket.get_executor(),
-          [this, conn]() -> asio::awaitable<void> {
-            co_await serve_smtp(conn, ctx);
+          [this, conn, kind]() -> asio::awaitable<void> {
+            co_await serve_smtp(conn, ctx, kind);
             ctx.leave(conn);
             if (ctx.stopping() && ctx.live_count() == 0) grace_timer.cancel();
           },
@@ -170,20 +181,19 @@ struct Server::Impl {
   }
 
   void reload() {
-    if (!config_file) {
-      spdlog::info("event=reload skipped=embedded_defaults");
-      return;
-    }
-    try {
-      Config next = load_config_file(*config_file);
-      // Listeners and storage paths are fixed for the life of the process.
-      next.listeners = initial.listeners;
-      next.data_dir = initial.data_dir;
-      ctx.set_generation(make_generation(std::move(next)));
-      spdlog::info("event=reload status=ok file={}", config_file->string());
-    } catch (const std::exception& e) {
-      spdlog::error("event=reload status=failed error=\"{}\"", e.what());
-    }
+    // The account database and the certificate are read off the I/O thread.
+    asio::post(ctx.blocking_pool(), [this] {
+      try {
+        Config next = config_file ? load_config_file(*config_file) : default_config();
+        // Listeners and storage paths are fixed for the life of the process.
+        next.listeners = initial.listeners;
+        next.data_dir = initial.data_dir;
+        ctx.set_generation(make_generation(std::move(next)));
+        spdlog::info("event=reload status=ok config=\"{}\"", config_file ? config_file->string() : "embedded defaults");
+      } catch (const std::exception& e) {
+        spdlog::error("event=reload status=failed error=\"{}\"", e.what());
+      }
+    });
   }
 
   // DNS (libunbound on its own thread), MX routing and the SMTP client. A
@@ -288,7 +298,8 @@ struct Server::Impl {
       return 1;
     }
     queue.start();
-    for (auto& a : acceptors) asio::co_spawn(io, accept_loop(a), asio::detached);
+    for (std::size_t i = 0; i < acceptors.size(); ++i)
+      asio::co_spawn(io, accept_loop(acceptors[i], listener_kind(cfg.listeners[i].protocol)), asio::detached);
     stop_signals.async_wait([this](boost::system::error_code ec, int sig) {
       if (!ec) {
         spdlog::info("event=signal signal={}", sig == SIGTERM ? "TERM" : "INT");

@@ -23,6 +23,13 @@
 
 namespace tern::runtime {
 
+enum class ListenerKind { smtp, submission, submissions };
+inline ListenerKind listener_kind(const std::string& protocol) {
+  return protocol == "submission" ? ListenerKind::submission
+         : protocol == "submissions" ? ListenerKind::submissions
+                                     : ListenerKind::smtp;
+}
+
 // One immutable snapshot of everything a new session reads from the config.
 struct Generation {
   std::shared_ptr<const Config> config;

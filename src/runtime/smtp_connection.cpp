@@ -54,17 +54,37 @@ std::string redact_auth(std::string_view chunk) {
 
 }  // namespace
 
-asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx) {
+asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind) {
   auto generation = ctx.generation();
-  const auto& settings = generation->session;
+  smtp::SessionSettings settings = generation->session;
+  settings.require_auth = kind != ListenerKind::smtp;
   const std::string ip = peer_ip(conn->socket);
   const std::uint64_t sid = conn->id;
   MessageIntake intake(ctx.intake_context(*generation));
-  smtp::ServerSession session(settings, intake, ip);
-  spdlog::info("session={} event=connect client={}", sid, ip);
+  spdlog::info("session={} event=connect client={}{}", sid, ip,
+               kind == ListenerKind::smtp ? "" : kind == ListenerKind::submission ? " listener=submission"
+                                                                                   : " listener=submissions");
 
-  // The socket, or TLS over it after STARTTLS.
+  // The socket, or TLS over it after STARTTLS (or from the start: submissions).
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  bool implicit_tls = kind == ListenerKind::submissions;
+  if (implicit_tls) {
+    if (!generation->tls) {
+      spdlog::error("session={} event=tls_unavailable listener=submissions", sid);
+      co_return;
+    }
+    tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(conn->socket, *generation->tls);
+    timer.expires_after(std::chrono::seconds(settings.limits.command_timeout));
+    auto hs = co_await (tls->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable)) ||
+                        timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) {
+      spdlog::info("session={} event=tls_failed client={}", sid, ip);
+      co_return;
+    }
+  }
+  smtp::ServerSession session(settings, intake, ip);
+  if (implicit_tls) session.assume_tls();
 
   auto send = [&]() -> asio::awaitable<bool> {
     if (session.output().empty()) co_return true;
@@ -81,7 +101,6 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
   session.start();
   bool connected = co_await send();
   std::vector<char> buf(16384);
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   bool shutdown_seen = false;
   std::size_t messages = 0;
 
@@ -133,6 +152,23 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
         spdlog::info("session={} event=tls version={} cipher={}", sid, SSL_get_version(tls->native_handle()),
                      SSL_get_cipher_name(tls->native_handle()));
         break;
+      }
+      if (session.wants_auth_check()) {
+        // argon2id takes real time and memory: never on the I/O thread.
+        auto creds = std::make_shared<const smtp::SaslCredentials>(session.credentials());
+        // Named, and capturing only trivially destructible things: g++ 12
+        // destroys lambda temporaries in co_await expressions twice.
+        auto check = [&intake, c = creds.get()] { return intake.authenticate(c->username, c->password); };
+        bool ok = co_await run_blocking(ctx.blocking_pool(), check);
+        spdlog::info("session={} event=auth user=\"{}\" result={}", sid, log_escape(creds->username, 128),
+                     ok ? "ok" : "failed");
+        if (!ok) {
+          // A pause before 535 slows password guessing (RFC 4954 §4 allows it).
+          timer.expires_after(std::chrono::seconds(1));
+          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        session.on_auth_result(ok);
+        continue;
       }
       if (!session.awaiting_commit()) break;
       const bool blocking = intake.commit_blocks();

@@ -10,6 +10,8 @@
 
 namespace tern::runtime {
 
-boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx);
+// kind: smtp (port 25 style), submission (AUTH required before MAIL, RFC
+// 6409), submissions (the same over implicit TLS, RFC 8314).
+boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind);
 
 }  // namespace tern::runtime

@@ -5,6 +5,7 @@
 
 #include "base/queue_id.hpp"
 #include "formats/received_header.hpp"
+#include "services/account_store.hpp"
 #include "services/maildir.hpp"
 
 namespace tern {
@@ -15,6 +16,8 @@ smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope& env,
   if (ctx_.directory->resolve(rcpt)) return smtp::RecipientVerdict::accept;
   if (rcpt.domain.empty() || ctx_.directory->is_local_domain(rcpt.domain))
     return smtp::RecipientVerdict::unknown_user;
+  // RFC 6409: an authenticated submitter may send anywhere.
+  if (!env.auth_user.empty()) return smtp::RecipientVerdict::accept;
   // Relaying only for trusted networks (like Postfix's mynetworks); never an
   // open relay (RFC 5321 §3.6.2, §7.1).
   if (auto ip = IpAddress::parse(env.client_ip)) {
@@ -22,6 +25,17 @@ smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope& env,
       if (net.contains(*ip)) return smtp::RecipientVerdict::accept;
   }
   return smtp::RecipientVerdict::relay_denied;
+}
+
+bool MessageIntake::sender_allowed(const std::string& user, const MailAddress& sender) {
+  return ctx_.directory->owns(user, sender);
+}
+
+bool MessageIntake::authenticate(const std::string& user, const std::string& password) {
+  auto store = AccountStore::open(ctx_.config->data_dir / "accounts.db");
+  if (!store) return false;
+  auto ok = store->verify(user, password);
+  return ok && *ok;
 }
 
 Result<std::string> MessageIntake::open_message(const smtp::Envelope& env) {

@@ -47,6 +47,9 @@ class MessageIntake final : public smtp::SessionServices {
   explicit MessageIntake(IntakeContext context);
 
   smtp::RecipientVerdict check_recipient(const smtp::Envelope& envelope, const MailAddress& rcpt) override;
+  bool sender_allowed(const std::string& user, const MailAddress& sender) override;
+  // Checks a password against the account database (blocking: argon2id).
+  bool authenticate(const std::string& user, const std::string& password);
   Result<std::string> open_message(const smtp::Envelope& envelope) override;
   void write_message(std::string_view bytes) override;
   void discard_message() override;

@@ -10,6 +10,7 @@
 
 #include "base/config.hpp"
 #include "formats/mail_address.hpp"
+#include "services/account_store.hpp"
 
 namespace tern {
 
@@ -24,9 +25,14 @@ struct Mailbox {
 class RecipientDirectory {
  public:
   // Throws ConfigError when an address cannot be a mailbox on disk.
-  explicit RecipientDirectory(const Config& config);
+  // accounts: what the account database adds (domains, users, aliases; an
+  // alias "@domain" catches every unknown local part of that domain).
+  explicit RecipientDirectory(const Config& config, const AccountSnapshot& accounts = {});
 
   bool is_local_domain(std::string_view domain) const;
+  // May the authenticated user send as this address? Its own address, or an
+  // alias that ends in its mailbox (RFC 6409 §8: the MSA checks the sender).
+  bool owns(const std::string& user, const MailAddress& sender) const;
   // The mailbox for a local address (user, alias, postmaster), or nothing.
   std::optional<Mailbox> resolve(const MailAddress& address) const;
 
@@ -34,6 +40,7 @@ class RecipientDirectory {
   std::unordered_set<std::string> domains_;
   std::unordered_map<std::string, Mailbox> addresses_;  // lookup key -> mailbox
   std::string first_domain_;
+  std::unordered_map<std::string, Mailbox> catch_all_;  // domain -> mailbox
 };
 
 }  // namespace tern

@@ -172,6 +172,8 @@ void ServerSession::on_helo(const Command& c, bool extended) {
 void ServerSession::on_mail(const ParsedCommand& pc) {
   if (!helo_seen_) return reply(bad_sequence_helo);
   if (mail_seen_) return reply(Reply{503, "5.5.1", "Error: nested MAIL command"});
+  if (settings_.require_auth && auth_user_.empty())
+    return reply(Reply{530, "5.7.0", "Authentication required"});
   if (pc.path_keyword_missing) return reply(Reply{501, "5.5.4", "Syntax: MAIL FROM:<address>"});
   std::string why;
   auto path = parse_path(pc.command.argument, PathKind::reverse_path, &why);
@@ -203,7 +205,11 @@ void ServerSession::on_mail(const ParsedCommand& pc) {
   // RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter.
   if (path->address.needs_smtputf8() && !next.smtputf8)
     return reply(Reply{553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8"});
+  if (!auth_user_.empty() && !services_.sender_allowed(auth_user_, path->address))
+    return reply(Reply{553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by user {}",
+                                                  log_escape(path->address.to_string(), 256), log_escape(auth_user_, 256))});
   next.mail_from = path->address;
+  next.auth_user = auth_user_;
   env_ = std::move(next);
   mail_seen_ = true;
   reply(Reply{250, "2.1.0", "Ok"});
@@ -257,7 +263,8 @@ void ServerSession::on_data(const Command& c) {
   info.client_ip = env_.client_ip;
   info.by_host = settings_.hostname;
   // RFC 3848 / RFC 6531 protocol names; "S" for TLS.
-  info.protocol = std::string(env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP")) + (tls_active_ ? "S" : "");
+  info.protocol = std::string(env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP")) + (tls_active_ ? "S" : "") +
+                  (auth_user_.empty() ? "" : "A");
   info.queue_id = queue_id_;
   if (env_.recipients.size() == 1) info.for_recipient = env_.recipients.front().to_string();
   services_.write_message(build_received_header(info));

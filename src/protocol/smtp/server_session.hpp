@@ -24,6 +24,7 @@ struct SessionSettings {
   bool tls_available = false;          // offer STARTTLS (RFC 3207)
   bool auth_available = false;         // offer AUTH PLAIN LOGIN (RFC 4954)
   bool auth_without_tls = false;       // ...also before STARTTLS (loopback testing only)
+  bool require_auth = false;           // submission (RFC 6409 §4.3): MAIL needs AUTH first
 };
 
 class ServerSession {
@@ -49,6 +50,8 @@ class ServerSession {
   bool wants_tls() const { return state_ == State::awaiting_tls; }
   void on_tls_started();
   void on_tls_failed();
+  // Implicit TLS (RFC 8314, port 465): TLS was up before the greeting.
+  void assume_tls() { tls_active_ = true; }
   bool tls_active() const { return tls_active_; }
 
   // AUTH: the client's credentials are decoded; the driver checks them off

@@ -23,6 +23,7 @@ struct Envelope {
   bool body_8bit = false; // RFC 6152 BODY=8BITMIME
   std::optional<std::uint64_t> declared_size;
   std::vector<MailAddress> recipients;
+  std::string auth_user;  // RFC 4954: who authenticated, empty if nobody
 };
 
 enum class RecipientVerdict {
@@ -36,6 +37,8 @@ class SessionServices {
  public:
   virtual ~SessionServices() = default;
   virtual RecipientVerdict check_recipient(const Envelope& envelope, const MailAddress& rcpt) = 0;
+  // May the authenticated user use this envelope sender (RFC 6409 §8)?
+  virtual bool sender_allowed(const std::string& user, const MailAddress& sender) = 0;
   // Starts a message for the envelope (all recipients known). Returns the queue
   // id. trace_header is the Received: header the session built for it.
   virtual Result<std::string> open_message(const Envelope& envelope) = 0;

@@ -48,6 +48,11 @@ std::string canonicalize_header(Canon canon, std::string_view field_text);
 // §3.4.3 and §3.4.4, fed in pieces of any size: the output is the same for
 // every way of cutting the input. feed() and finish() append to `out`, so a
 // caller can hash what they produce and clear it between calls.
+// A body that does not end in CRLF gets one, and in relaxed its last line
+// loses its trailing WSP like any other: that is the body a receiver
+// canonicalizes once SMTP has ended the data with CRLF (our DotStuffer adds
+// it). dkimpy keeps one SP there instead, so for such a body (never one that
+// arrived by SMTP) the two disagree until the CRLF is added.
 class BodyCanonicalizer {
  public:
   explicit BodyCanonicalizer(Canon canon) : canon_(canon) {}

@@ -33,7 +33,9 @@ void expect_folded_within(const std::string& field, std::size_t limit) {
   const auto lines = lines_of(field);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     EXPECT_LE(lines[i].size(), limit) << lines[i];
-    if (i > 0) EXPECT_TRUE(lines[i].starts_with(' ') || lines[i].starts_with('\t')) << lines[i];
+    if (i > 0) {
+      EXPECT_TRUE(lines[i].starts_with(' ') || lines[i].starts_with('\t')) << lines[i];
+    }
     // §3.2.2: no line of only whitespace.
     EXPECT_NE(lines[i].find_first_not_of(" \t"), std::string::npos);
   }
@@ -175,7 +177,7 @@ TEST(Unstructured, AsciiStaysPlainAndFolds) {
 }
 
 TEST(Unstructured, WhatWouldNotSurviveIsEncoded) {
-  for (const std::string text : {std::string(" leading"), std::string("trailing "), std::string("a\tb"),
+  for (const std::string& text : {std::string(" leading"), std::string("trailing "), std::string("a\tb"),
                                  std::string("looks =?utf-8?B?YQ==?= encoded"), std::string(100, 'w'),
                                  std::string("caf\xc3\xa9")}) {
     const auto field = format_unstructured_field("Subject", text);
@@ -211,11 +213,46 @@ TEST(DisplayName, AtomsQuotedOrEncoded) {
   EXPECT_EQ(format_display_name("a@b"), "\"a@b\"");
   EXPECT_EQ(format_display_name("say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
   EXPECT_EQ(format_display_name("two  spaces"), "\"two  spaces\"");
+  EXPECT_EQ(format_display_name("tab\there"), "\"tab\there\"");
+  EXPECT_EQ(format_display_name(" padded "), "\" padded \"");
+  EXPECT_EQ(format_display_name(std::string(100, 'x')), std::string(100, 'x'));  // a long atom stays one
   EXPECT_EQ(format_display_name("Zo\xc3\xab"), "=?utf-8?B?Wm/Dqw==?=");
   EXPECT_TRUE(format_display_name("=?utf-8?B?YQ==?=").starts_with("=?utf-8?B?PT91"));
-  EXPECT_TRUE(format_display_name("tab\there").starts_with("=?utf-8?B?"));
-  // A quoted string too long for a line is encoded, so it can fold.
-  EXPECT_TRUE(format_display_name("Very, " + std::string(80, 'x')).starts_with("=?utf-8?B?"));
+}
+
+// Atoms stay atoms between encoded words, and the words that need encoding
+// share one encoded word when they can: readers disagree on the whitespace
+// between two encoded words, never on the whitespace next to one.
+TEST(DisplayName, NonAsciiNamesUseFewEncodedWords) {
+  EXPECT_EQ(format_display_name("Zo\xc3\xab Example"), "=?utf-8?B?Wm/Dqw==?= Example");
+  EXPECT_EQ(format_display_name("M\xc3\xbcller, Hans (Vertrieb) Team"),
+            "=?utf-8?B?TcO8bGxlciw=?= Hans \"(Vertrieb)\" Team");
+  EXPECT_EQ(format_display_name("M\xc3\xbcller, J\xc3\xbcrgen =?x"), "=?utf-8?B?TcO8bGxlciwgSsO8cmdlbiA9P3g=?=");
+  EXPECT_EQ(format_display_name("\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e"), "=?utf-8?B?5bGx55SwIOWkqumDjg==?=");
+  // Unusual spacing: the whole name in one run, spaces inside the encoding.
+  EXPECT_EQ(format_display_name(" Zo\xc3\xab"), "=?utf-8?B?IFpvw6s=?=");
+}
+
+// A name that fits one encoded word stays one, even where filling the first
+// line would have split it: it moves to a line of its own instead.
+TEST(AddressField, NameKeptInOneWordFoldsAfterTheColon) {
+  std::string name;
+  for (int i = 0; i < 22; ++i) name += "\xc3\xbc";  // 44 octets: one word of 72
+  NamedAddress a{name, "r@example.test"};
+  const auto field = format_address_field("Reply-To", std::span(&a, 1));
+  expect_folded_within(field, 78);
+  EXPECT_TRUE(field.starts_with("Reply-To:\r\n =?utf-8?B?")) << field;
+  EXPECT_EQ(encode_words(name).size(), 1u);
+  EXPECT_EQ(decode_encoded_words(unfold_value(field)), " " + name + " <r@example.test>");
+  // Where it fits the first line, it stays there.
+  EXPECT_TRUE(format_address_field("From", std::span(&a, 1)).starts_with("From: =?utf-8?B?"));
+}
+
+TEST(AddressField, LongQuotedNamesFoldInsideTheQuotes) {
+  NamedAddress a{"Department of Redundancy Department, Office of the Deputy Assistant (Acting)", "d@example.test"};
+  const auto field = format_address_field("From", std::span(&a, 1));
+  expect_folded_within(field, 78);
+  EXPECT_EQ(unfold_value(field), " \"" + a.name + "\" <d@example.test>");
 }
 
 TEST(AddressField, ListsFoldBetweenMailboxes) {

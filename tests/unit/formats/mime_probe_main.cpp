@@ -12,6 +12,7 @@
 //
 // "key:b64: BASE64" gives any value as base64 (text and html then add it
 // without a newline), so a test can pass CR, LF, tabs and trailing spaces.
+// An address value may also be "name" 0x1F "address", taken as is.
 // Lines starting with "#" are ignored.
 //
 // Output on success: "ok", then "envelope-from: ...", one "rcpt: ..." per
@@ -46,7 +47,10 @@ T number(const std::string& value, std::size_t line_no) {
   return n;
 }
 
+// "Name <a@b>" as typed on a command line, or (for names a command line
+// would trim) the exact name and address separated by a 0x1F octet.
 NamedAddress named(const std::string& value) {
+  if (const auto us = value.find('\x1f'); us != std::string::npos) return {value.substr(0, us), value.substr(us + 1)};
   auto parsed = parse_named_address(value);
   return parsed ? *parsed : NamedAddress{"", value};  // the builder says what is wrong with it
 }

@@ -20,7 +20,9 @@ void expect_well_formed(const std::string& encoded) {
     if (end == std::string::npos) end = encoded.size();
     const std::string line = encoded.substr(start, end - start);
     EXPECT_LE(line.size(), 76u) << line;
-    if (!line.empty()) EXPECT_TRUE(line.back() != ' ' && line.back() != '\t') << line;
+    if (!line.empty()) {
+      EXPECT_TRUE(line.back() != ' ' && line.back() != '\t') << line;
+    }
     EXPECT_FALSE(line == ".") << "a lone dot line";
     for (unsigned char c : line) EXPECT_TRUE((c >= 33 && c <= 126) || c == ' ' || c == '\t') << int(c);
     start = end + 2;

@@ -51,6 +51,9 @@ class FakeServices final : public SessionServices {
   std::optional<StoredMessage> open;
   int discards = 0;
 
+  bool sender_allowed(const std::string& user, const MailAddress& sender) override {
+    return to_lower(sender.to_string()) == to_lower(user);
+  }
   RecipientVerdict check_recipient(const Envelope&, const MailAddress& rcpt) override {
     journal.push_back("check " + rcpt.to_string());
     if (lookup_fails) return RecipientVerdict::try_later;

@@ -17,7 +17,9 @@ inline constexpr std::string_view ed25519_seed_b64 = "nWGxne/9WmC6hEr0kuwsxERJxW
 
 // The seed in a PKCS#8 PEM (RFC 8410 §7: a fixed 16-byte prefix, then the seed).
 inline std::string ed25519_pem() {
-  std::string der = "\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20";
+  using namespace std::string_view_literals;
+  std::string der(  // "sv": the prefix has a NUL byte
+      "\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20"sv);
   der += *base64_decode(ed25519_seed_b64);
   return "-----BEGIN PRIVATE KEY-----\n" + base64_encode(der) + "\n-----END PRIVATE KEY-----\n";
 }
@@ -61,7 +63,11 @@ inline constexpr std::string_view message =
     "\r\n"
     "Joe.\r\n";
 
+// bh= of the body, relaxed (A.3). With "simple" the double space in "game.
+// Are" stays, and the hash is the one of the c=simple/simple signature on this
+// message in dkimpy's test data (dkim/tests/data/rfc6376.signed.msg).
 inline constexpr std::string_view body_hash = "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=";
+inline constexpr std::string_view body_hash_simple = "4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=";
 
 inline constexpr std::string_view ed25519_field_unsigned =
     "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
