@@ -176,7 +176,7 @@ Config from_table(const toml::table& root, std::string_view file) {
     ListenerConfig l;
     r.string("protocol", l.protocol);
     r.string("address", l.address);
-    if (l.protocol.empty()) r.fail(&e, "protocol", "missing (expected \"smtp\")");
+    if (l.protocol.empty()) r.fail(&e, "protocol", "missing (expected \"smtp\", \"submission\" or \"submissions\")");
     if (l.protocol != "smtp" && l.protocol != "submission" && l.protocol != "submissions")
       r.fail(r.node("protocol"), "protocol",
              fmt::format("\"{}\" is not supported yet (supported: smtp, submission, submissions)", l.protocol));

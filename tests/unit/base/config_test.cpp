@@ -167,8 +167,8 @@ TEST(Config, BadListenerAddress) {
 
 TEST(Config, BadListenerProtocol) {
   EXPECT_EQ(error_of("[[listener]]\nprotocol = \"imap\"\naddress = \"127.0.0.1:143\"\n"),
-            "tern.toml:2: listener.protocol: \"imap\" is not supported yet (supported: smtp)");
-  EXPECT_EQ(error_of("[[listener]]\naddress = \"127.0.0.1:25\"\n"), "tern.toml:1: listener.protocol: missing (expected \"smtp\")");
+            "tern.toml:2: listener.protocol: \"imap\" is not supported yet (supported: smtp, submission, submissions)");
+  EXPECT_EQ(error_of("[[listener]]\naddress = \"127.0.0.1:25\"\n"), "tern.toml:1: listener.protocol: missing (expected \"smtp\", \"submission\" or \"submissions\")");
 }
 
 TEST(Config, BadUserAddress) {
