@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "base/config.hpp"
+#include "runtime/auth_throttle.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "protocol/smtp/server_session.hpp"
 #include "services/commit_log.hpp"
@@ -94,6 +95,7 @@ class ServerContext {
   }
 
   boost::asio::thread_pool& blocking_pool() { return pool_; }
+  AuthThrottle& auth_throttle() { return auth_throttle_; }
   bool stopping() const { return stopping_.load(); }
   void set_stopping() { stopping_ = true; }
 
@@ -107,6 +109,7 @@ class ServerContext {
   std::uint64_t next_id_ = 0;
   boost::asio::thread_pool pool_{blocking_pool_size()};
   std::atomic<bool> stopping_{false};
+  AuthThrottle auth_throttle_;
 };
 
 }  // namespace tern::runtime

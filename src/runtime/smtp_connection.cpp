@@ -156,6 +156,11 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
       if (session.wants_auth_check()) {
         // argon2id takes real time and memory: never on the I/O thread.
         auto creds = std::make_shared<const smtp::SaslCredentials>(session.credentials());
+        if (ctx.auth_throttle().blocked(ip, creds->username)) {
+          spdlog::warn("session={} event=auth_blocked client={} user=\"{}\"", sid, ip, log_escape(creds->username, 128));
+          session.on_auth_throttled();
+          continue;
+        }
         // Named, and capturing only trivially destructible things: g++ 12
         // destroys lambda temporaries in co_await expressions twice.
         auto check = [&intake, c = creds.get()] { return intake.authenticate(c->username, c->password); };
@@ -163,6 +168,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
         spdlog::info("session={} event=auth user=\"{}\" result={}", sid, log_escape(creds->username, 128),
                      ok ? "ok" : "failed");
         if (!ok) {
+          ctx.auth_throttle().failed(ip, creds->username);
           // A pause before 535 slows password guessing (RFC 4954 §4 allows it).
           timer.expires_after(std::chrono::seconds(1));
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -2,6 +2,7 @@
 here wrote: smtplib and swaks over STARTTLS on a `submission` listener and over
 implicit TLS on `submissions`; accounts made with `tern user add`."""
 
+import base64
 import signal
 import smtplib
 import ssl
@@ -128,3 +129,23 @@ def test_swaks_implicit_tls_auth_login(server):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "334 VXNlcm5hbWU6" in r.stdout and "334 UGFzc3dvcmQ6" in r.stdout and "235 2.7.0" in r.stdout
     wait_for_files(server.maildir("demo") / "new", 1)
+
+
+def test_brute_force_lockout(server):
+    """Five wrong passwords for an account within five minutes: the next AUTH
+    gets 421 4.7.0 and the connection closes, even with the right password."""
+    for _ in range(5):
+        with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], timeout=15, context=client_context()) as s:
+            s.ehlo("client.test")
+            # One mechanism per attempt (login() would try PLAIN and LOGIN).
+            code, _ = s.docmd(
+                "AUTH", "PLAIN " + base64.b64encode(b"\0alice@example.test\0guess").decode())
+            assert code == 535
+    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], timeout=15, context=client_context()) as s:
+        s.ehlo("client.test")
+        with pytest.raises((smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
+                            smtplib.SMTPResponseException)) as e:
+            s.login("alice@example.test", PASSWORD)
+        if isinstance(e.value, smtplib.SMTPResponseException):
+            assert e.value.smtp_code == 421, e.value
+    assert "event=auth_blocked" in server.log_path.read_text()

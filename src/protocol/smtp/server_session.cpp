@@ -442,6 +442,12 @@ void ServerSession::on_auth_result(bool accepted) {
   if (state_ == State::command) process();
 }
 
+void ServerSession::on_auth_throttled() {
+  if (state_ != State::awaiting_auth) return;
+  credentials_ = {};
+  close_with(Reply{421, "4.7.0", fmt::format("{} Error: too many failed logins, try again later", settings_.hostname)});
+}
+
 void ServerSession::on_tls_started() {
   if (state_ != State::awaiting_tls) return;
   // RFC 3207 §4.2: forget everything learnt before TLS; the client starts over

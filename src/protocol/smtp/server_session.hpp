@@ -59,6 +59,8 @@ class ServerSession {
   bool wants_auth_check() const { return state_ == State::awaiting_auth; }
   const SaslCredentials& credentials() const { return credentials_; }
   void on_auth_result(bool accepted);
+  // Too many failures from this client or for this account: 421 and close.
+  void on_auth_throttled();
   // Between "AUTH" and its end: input then holds secrets, never to be logged.
   bool in_auth_exchange() const { return state_ == State::auth_response || state_ == State::awaiting_auth; }
   const std::string& authenticated_user() const { return auth_user_; }
