@@ -76,7 +76,8 @@ needs_dkimpy = pytest.mark.skipif(dkim is None, reason="dkimpy is not installed 
 
 def probe(*args: str, stdin: bytes = b"") -> bytes:
     r = subprocess.run([str(DKIM_PROBE), *args], input=stdin, capture_output=True, timeout=60)
-    assert r.returncode == 0, f"dkim_probe {' '.join(args)} failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
+    assert r.returncode == 0, (f"dkim_probe {' '.join(args)} failed ({r.returncode}): "
+                               f"{r.stderr.decode(errors='replace')}")
     return r.stdout
 
 

@@ -4,6 +4,10 @@
 
 #include "base/strings.hpp"
 
+namespace {
+constexpr std::size_t prefix_len = 11;  // "Message-ID:"
+}
+
 namespace tern::smtp {
 
 void DataDecoder::start_line() {
@@ -16,14 +20,19 @@ void DataDecoder::start_line() {
 // the RFC 5321 §4.5.3.1.6 limit; the header-name prefix feeds loop detection.
 void DataDecoder::account_line_byte(char c) {
   if (++line_len_ + 2 > max_line_) line_too_long_ = true;  // +2: the CRLF
-  if (in_headers_ && line_prefix_.size() < 9) {
+  if (in_headers_ && line_prefix_.size() < prefix_len) {
     line_prefix_ += c;
+    // Header names that matter: loop detection, and what an MSA adds when
+    // missing (RFC 6409 §8).
+    if (line_prefix_.size() == 5 && iequals(line_prefix_, "Date:")) has_date_ = true;
     if (line_prefix_.size() == 9 && iequals(line_prefix_, "Received:")) ++received_;
+    if (line_prefix_.size() == 11 && iequals(line_prefix_, "Message-ID:")) has_message_id_ = true;
   }
 }
 
 std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
   std::size_t i = 0;
+  header_end_ = std::string::npos;
   std::size_t next_cr = 0, next_lf = 0;  // unknown until first needed (0 < any j)
   while (i < in.size() && state_ != State::done) {
     char c = in[i];
@@ -54,7 +63,7 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
           }
           // Only the first octets of a header line matter for loop detection.
           std::size_t k = i;
-          for (; k < j && in_headers_ && line_prefix_.size() < 9; ++k) account_line_byte(in[k]);
+          for (; k < j && in_headers_ && line_prefix_.size() < prefix_len; ++k) account_line_byte(in[k]);
           line_len_ += j - k;
           if (line_len_ + 2 > max_line_) line_too_long_ = true;
           out.append(in.data() + i, j - i);
@@ -65,7 +74,10 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
       case State::cr:
         if (c == '\n') {
           // A real line end. An empty line ends the header section (RFC 5322 §2.1).
-          if (line_len_ == 0) in_headers_ = false;
+          if (line_len_ == 0 && in_headers_) {
+            in_headers_ = false;
+            header_end_ = out.size();  // the blank line starts here
+          }
           out += "\r\n";
           ++i;
           start_line();

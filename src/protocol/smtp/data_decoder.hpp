@@ -27,6 +27,11 @@ class DataDecoder {
   bool line_too_long() const { return line_too_long_; }
   unsigned received_headers() const { return received_; }
   bool too_many_hops() const { return received_ > max_received_; }
+  bool has_message_id() const { return has_message_id_; }
+  bool has_date() const { return has_date_; }
+  // Where, in the output of the last feed(), the blank line ending the header
+  // section starts; npos when it was not in that feed.
+  std::size_t header_end_in_last_feed() const { return header_end_; }
 
  private:
   enum class State { normal, cr, dot, dot_cr, done };
@@ -44,6 +49,9 @@ class DataDecoder {
   bool in_headers_ = true;
   std::string line_prefix_;  // first octets of the current header line
   unsigned received_ = 0;
+  bool has_message_id_ = false;
+  bool has_date_ = false;
+  std::size_t header_end_ = std::string::npos;
 };
 
 }  // namespace tern::smtp

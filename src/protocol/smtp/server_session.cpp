@@ -283,6 +283,15 @@ void ServerSession::process_data() {
   data_size_ += data_scratch_.size();
   // RFC 1870 §6: over the limit we keep reading to the end, store nothing, then 552.
   if (data_size_ > settings_.limits.max_message_size) data_too_big_ = true;
+  std::size_t header_end = decoder_.header_end_in_last_feed();
+  if (!auth_user_.empty() && header_end != std::string::npos && !data_too_big_) {
+    // RFC 6409 §8.1, §8.3: as MSA, complete a submission that lacks Date: or
+    // Message-ID:, at the end of its header section.
+    std::string added;
+    if (!decoder_.has_date()) added += fmt::format("Date: {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
+    if (!decoder_.has_message_id()) added += fmt::format("Message-ID: <{}@{}>\r\n", queue_id_, settings_.hostname);
+    if (!added.empty()) data_scratch_.insert(header_end, added);
+  }
   if (!data_too_big_ && !data_scratch_.empty()) services_.write_message(data_scratch_);
   if (decoder_.done()) finish_data();
 }

@@ -38,6 +38,10 @@ std::shared_ptr<evp_pkey_st> own(EVP_PKEY* key) { return {key, EVP_PKEY_free}; }
 
 Error bad_key(std::string detail) { return Error::permanent_failure("Unusable DKIM key", std::move(detail)); }
 
+Error key_exists(const std::filesystem::path& file) {
+  return Error::permanent_failure("DKIM key exists", fmt::format("{} exists; not replacing it", file.string()));
+}
+
 std::string bio_contents(BIO* bio) {
   char* data = nullptr;
   long n = BIO_get_mem_data(bio, &data);
@@ -83,12 +87,12 @@ Result<void> write_key_file(const std::filesystem::path& final_path, std::string
   if (auto r = fsync_fd(fd.get(), "fsync " + temp); !r) return fail(r.error());
   fd.reset();
   if (replace) {
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) return fail(Error::from_errno("rename " + final_path.string(), errno));
+    if (::rename(temp.c_str(), final_path.c_str()) != 0)
+      return fail(Error::from_errno("rename " + final_path.string(), errno));
   } else {
     if (::link(temp.c_str(), final_path.c_str()) != 0) {
       int err = errno;
-      if (err == EEXIST)
-        return fail(Error::permanent_failure("DKIM key exists", fmt::format("{} exists; not replacing it", final_path.string())));
+      if (err == EEXIST) return fail(key_exists(final_path));
       return fail(Error::from_errno("link " + final_path.string(), err));
     }
     ::unlink(temp.c_str());
@@ -107,8 +111,9 @@ std::optional<KeyType> parse_key_type(std::string_view text) {
 }
 
 Result<PrivateKey> PrivateKey::generate(KeyType type) {
-  EVP_PKEY* key = type == KeyType::rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_generate_bits))
-                                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  EVP_PKEY* key = type == KeyType::rsa
+                      ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_generate_bits))
+                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   if (!key) return std::unexpected(openssl_error(fmt::format("generate {} key", to_string(type))));
   return PrivateKey(own(key), type);
 }
@@ -124,9 +129,8 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
   }
   auto type = type_of(key.get());
   if (!type) return std::unexpected(bad_key("key is neither RSA nor Ed25519"));
-  if (*type == KeyType::rsa && EVP_PKEY_get_bits(key.get()) < rsa_min_bits)
-    return std::unexpected(
-        bad_key(fmt::format("RSA key of {} bits; RFC 8301 needs at least {}", EVP_PKEY_get_bits(key.get()), rsa_min_bits)));
+  if (int bits = EVP_PKEY_get_bits(key.get()); *type == KeyType::rsa && bits < rsa_min_bits)
+    return std::unexpected(bad_key(fmt::format("RSA key of {} bits; RFC 8301 needs at least {}", bits, rsa_min_bits)));
   return PrivateKey(std::move(key), *type);
 }
 
@@ -172,6 +176,15 @@ bool valid_dkim_name(std::string_view name) {
   }
 }
 
+Result<void> check_names(std::string_view domain, std::string_view selector) {
+  if (!valid_dkim_name(domain))
+    return std::unexpected(Error::permanent_failure("Invalid DKIM domain", fmt::format("invalid domain {:?}", domain)));
+  if (!valid_dkim_name(selector))
+    return std::unexpected(
+        Error::permanent_failure("Invalid DKIM selector", fmt::format("invalid selector {:?}", selector)));
+  return {};
+}
+
 std::string record_name(std::string_view domain, std::string_view selector) {
   return to_lower(selector) + "._domainkey." + to_lower(domain);
 }
@@ -213,17 +226,12 @@ KeyFiles key_files(const std::filesystem::path& data_dir, std::string_view domai
 
 Result<PrivateKey> generate_key_files(const std::filesystem::path& data_dir, std::string_view domain,
                                       std::string_view selector, KeyType type) {
-  if (!valid_dkim_name(domain))
-    return std::unexpected(Error::permanent_failure("Invalid DKIM domain", fmt::format("invalid domain {:?}", domain)));
-  if (!valid_dkim_name(selector))
-    return std::unexpected(Error::permanent_failure("Invalid DKIM selector", fmt::format("invalid selector {:?}", selector)));
+  if (auto r = check_names(domain, selector); !r) return std::unexpected(r.error());
   auto files = key_files(data_dir, domain, selector);
   std::error_code ec;
   // Fail before the (slow, for RSA) generation; write_key_file checks again
   // without a race.
-  if (std::filesystem::exists(files.private_key, ec))
-    return std::unexpected(Error::permanent_failure(
-        "DKIM key exists", fmt::format("{} exists; not replacing it", files.private_key.string())));
+  if (std::filesystem::exists(files.private_key, ec)) return std::unexpected(key_exists(files.private_key));
   if (auto r = make_private_dirs(files.private_key.parent_path()); !r) return std::unexpected(r.error());
   auto key = PrivateKey::generate(type);
   if (!key) return key;

@@ -56,6 +56,8 @@ class PrivateKey {
 // 253 octets in all, no trailing dot. They also become file names, so this
 // keeps "..", "/" and friends out of the data directory.
 bool valid_dkim_name(std::string_view name);
+// Both, as a permanent Error that names the bad one.
+Result<void> check_names(std::string_view domain, std::string_view selector);
 
 // "<selector>._domainkey.<domain>" (RFC 6376 §3.6.2.1), lower case.
 std::string record_name(std::string_view domain, std::string_view selector);

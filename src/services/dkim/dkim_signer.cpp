@@ -144,10 +144,7 @@ Result<std::string> sign_digest(const PrivateKey& key, std::string_view digest) 
 
 Result<Signer> Signer::create(std::string_view domain, std::string_view selector, PrivateKey key,
                               SignerOptions options) {
-  if (!valid_dkim_name(domain))
-    return std::unexpected(Error::permanent_failure("Invalid DKIM domain", fmt::format("invalid domain {:?}", domain)));
-  if (!valid_dkim_name(selector))
-    return std::unexpected(Error::permanent_failure("Invalid DKIM selector", fmt::format("invalid selector {:?}", selector)));
+  if (auto r = check_names(domain, selector); !r) return std::unexpected(r.error());
   return Signer(to_lower(domain), to_lower(selector), std::move(key), options);
 }
 

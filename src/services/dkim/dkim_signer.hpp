@@ -65,7 +65,7 @@ struct SignerOptions {
 
 class Signer {
  public:
-  // Checks domain and selector (valid_dkim_name) and keeps them in lower case.
+  // Checks domain and selector (check_names) and keeps them in lower case.
   static Result<Signer> create(std::string_view domain, std::string_view selector, PrivateKey key,
                                SignerOptions options = {});
 

@@ -90,6 +90,34 @@ TEST_F(AuthTest, CancelBadBase64AndUnknownMechanism) {
   EXPECT_EQ(say(*s, "NOOP\r\n").substr(0, 3), "250");
 }
 
+TEST_F(AuthTest, SubmissionGetsDateAndMessageIdWhenMissing) {
+  auto s = ready();
+  say(*s, "AUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AHNlY3JldA==\r\n");
+  s->on_auth_result(true);
+  s->clear_output();
+  say(*s, "MAIL FROM:<demo@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  say(*s, "Subject: no date\r\n\r\nbody\r\n.\r\n");
+  ASSERT_TRUE(services.open.has_value());
+  const std::string& body = services.open->body;
+  auto blank = body.find("\r\n\r\n");
+  ASSERT_NE(blank, std::string::npos);
+  std::string headers = body.substr(0, blank + 2);
+  EXPECT_NE(headers.find("\r\nDate: "), std::string::npos) << headers;
+  EXPECT_NE(headers.find("\r\nMessage-ID: <"), std::string::npos) << headers;
+  EXPECT_EQ(body.substr(blank), "\r\n\r\nbody\r\n");
+}
+
+TEST_F(AuthTest, PresentDateAndMessageIdAreKept) {
+  auto s = ready();
+  say(*s, "AUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AHNlY3JldA==\r\n");
+  s->on_auth_result(true);
+  s->clear_output();
+  say(*s, "MAIL FROM:<demo@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  say(*s, "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n.\r\n");
+  ASSERT_TRUE(services.open.has_value());
+  EXPECT_EQ(services.open->body, "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n");
+}
+
 TEST(Sasl, PlainDecoding) {
   EXPECT_EQ(decode_plain("*").error, SaslError::cancelled);
   EXPECT_EQ(decode_plain("not base64!").error, SaslError::bad_base64);

@@ -135,6 +135,18 @@ TEST(DkimKeys, ValidNames) {
   EXPECT_FALSE(valid_dkim_name(long_name));
 }
 
+TEST(DkimKeys, CheckNamesSaysWhichIsBad) {
+  EXPECT_TRUE(check_names("example.test", "s1"));
+  auto d = check_names("exa mple.test", "s1");
+  ASSERT_FALSE(d);
+  EXPECT_TRUE(d.error().permanent());
+  EXPECT_EQ(d.error().client_text, "Invalid DKIM domain");
+  auto s = check_names("example.test", "../s1");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().client_text, "Invalid DKIM selector");
+  EXPECT_NE(s.error().detail.find("../s1"), std::string::npos);
+}
+
 TEST(DkimKeys, TxtStringsAreAtMost255Octets) {
   auto key = PrivateKey::generate(KeyType::rsa);
   std::string record = txt_record(*key);
@@ -157,7 +169,7 @@ TEST(DkimKeys, TxtStringsAreAtMost255Octets) {
 
 TEST(DkimKeys, ZoneLine) {
   EXPECT_EQ(zone_line("Example.COM", "Sel", rfc8463::ed25519_record),
-            "sel._domainkey.example.com. IN TXT ( \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\" )");
+            "sel._domainkey.example.com. IN TXT ( \"" + std::string(rfc8463::ed25519_record) + "\" )");
   std::string record = "v=DKIM1; k=rsa; p=" + std::string(300, 'A');
   EXPECT_EQ(zone_line("example.com", "s", record), "s._domainkey.example.com. IN TXT ( \"" + record.substr(0, 255) +
                                                         "\" \"" + record.substr(255) + "\" )");

@@ -88,7 +88,7 @@ int keygen(std::string_view dir, std::string_view domain, std::string_view selec
 }
 
 int show(std::string_view dir, std::string_view domain, std::string_view selector) {
-  if (!valid_dkim_name(domain) || !valid_dkim_name(selector)) return usage("invalid domain or selector");
+  if (auto r = check_names(domain, selector); !r) return fail(r.error());
   auto key = load_private_key(key_files(std::string(dir), domain, selector).private_key);
   if (!key) return fail(key.error());
   print_record(*key, domain, selector);
