@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-pytest python3-aiosmtpd python3-dnspython swaks msmtp
-  postfix unbound iproute2 util-linux procps openssl libnet-ssleay-perl
+  postfix unbound iproute2 util-linux procps openssl libnet-ssleay-perl python3-dkim python3-nacl opendkim-tools
 )
 
 want=("${build_pkgs[@]}")
