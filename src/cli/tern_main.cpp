@@ -5,6 +5,7 @@
 
 #include "base/config.hpp"
 #include "cli/account_commands.hpp"
+#include "cli/dkim_commands.hpp"
 #include "cli/queue_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   };
   tern::cli::add_queue_commands(app, load);
   tern::cli::add_account_commands(app, load);
+  tern::cli::add_dkim_commands(app, load);
 
   try {
     app.parse(argc, argv);
@@ -28,5 +30,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tern: configuration error: %s\n", e.what());
     return 2;
   }
-  return tern::cli::exit_code() ? tern::cli::exit_code() : tern::cli::account_exit_code();
+  int code = tern::cli::exit_code();
+  if (!code) code = tern::cli::account_exit_code();
+  if (!code) code = tern::cli::dkim_exit_code();
+  return code;
 }

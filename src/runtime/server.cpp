@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "runtime/outbound.hpp"
 #include "runtime/privileges.hpp"
+#include "services/dkim/dkim_outbound.hpp"
 #include "services/dns/mx_router.hpp"
 #include "services/dns/unbound_resolver.hpp"
 #include "runtime/smtp_connection.hpp"
@@ -73,6 +74,7 @@ struct Server::Impl {
   std::unique_ptr<dns::UnboundResolver> resolver;
   std::unique_ptr<dns::MxRouter> mx_router;
   std::unique_ptr<OutboundTransport> outbound;
+  std::unique_ptr<dkim::OutboundSigner> dkim_signer;
   asio::signal_set stop_signals{io, SIGTERM, SIGINT};
   asio::signal_set hup_signal{io, SIGHUP};
   asio::signal_set usr1_signal{io, SIGUSR1};
@@ -181,6 +183,7 @@ struct Server::Impl {
   }
 
   void reload() {
+    if (dkim_signer) dkim_signer->clear();
     // The account database and the certificate are read off the I/O thread.
     asio::post(ctx.blocking_pool(), [this] {
       try {
@@ -228,6 +231,10 @@ struct Server::Impl {
     };
     outbound = std::make_unique<OutboundTransport>(io, cfg, std::move(router));
     queue.set_transport(outbound.get());
+    dkim_signer = std::make_unique<dkim::OutboundSigner>(cfg.data_dir);
+    queue.set_signer([this](const QueueEnvelope& env, std::string_view message) {
+      return dkim_signer->sign(env, message);
+    });
     spdlog::info("event=outbound_ready dns=\"{}\" relay=\"{}\"",
                  cfg.dns.servers.empty() ? std::string("resolv.conf") : fmt::format("{}", fmt::join(cfg.dns.servers, ",")),
                  cfg.relay.enabled() ? fmt::format("{}:{}", cfg.relay.host, cfg.relay.port) : std::string("none (MX)"));

@@ -332,6 +332,16 @@ void QueueManager::send_remote(RemoteRequest request, RemoteDone context) {
     push(Job{{}, std::nullopt, std::move(context)});
     return;
   }
+  if (signer_) {
+    // Sign what leaves for other domains (RFC 6376); local copies stay as they came.
+    std::string signature = signer_(request.envelope, request.message());
+    if (!signature.empty()) {
+      auto signed_payload = std::make_shared<std::string>(std::move(signature));
+      signed_payload->append(request.message());
+      request.payload = std::move(signed_payload);
+      request.message_offset = 0;
+    }
+  }
   auto shared = std::make_shared<RemoteDone>(std::move(context));
   transport_->send(std::move(request), [this, shared](std::vector<RemoteOutcome> outcomes) {
     shared->outcomes = std::move(outcomes);

@@ -54,6 +54,10 @@ class QueueManager {
 
   // Remote delivery; without one, remote recipients wait (temporary failure).
   void set_transport(RemoteTransport* transport) { transport_ = transport; }
+  // Returns the DKIM-Signature header(s) to put in front of a message going
+  // out, or "" (no key for the sender's domain). Called on worker threads.
+  using Signer = std::function<std::string(const QueueEnvelope&, std::string_view message)>;
+  void set_signer(Signer signer) { signer_ = std::move(signer); }
 
   // Replays old log segments, schedules everything in active/, starts workers.
   void start();
@@ -101,6 +105,7 @@ class QueueManager {
   CommitLog& log_;
   std::function<std::string(const std::string&)> resolve_mailbox_;
   RemoteTransport* transport_ = nullptr;
+  Signer signer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable sync_cv_;
