@@ -226,6 +226,10 @@ Config from_table(const toml::table& root, std::string_view file) {
       if (!b->is_boolean()) r.fail(b, "allow_plaintext_auth", "expected true or false");
       s.allow_plaintext_auth = *b->value<bool>();
     }
+    if (const toml::node* b = r.take("check_from_header")) {
+      if (!b->is_boolean()) r.fail(b, "check_from_header", "expected true or false");
+      s.check_from_header = *b->value<bool>();
+    }
     if (r.has("trusted_networks")) {
       s.trusted_networks.clear();
       for (auto& text : r.string_list("trusted_networks")) {

@@ -35,6 +35,7 @@ struct SmtpConfig {
   unsigned data_timeout = 300;          // seconds per read during DATA
   unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
   bool allow_plaintext_auth = false;    // AUTH before STARTTLS, for loopback clients only
+  bool check_from_header = true;        // authenticated mail: From: addresses must be the user's
   std::vector<IpNetwork> trusted_networks;
 };
 

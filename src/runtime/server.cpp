@@ -37,6 +37,7 @@ std::shared_ptr<const Generation> make_generation(Config config) {
   g->session.hostname = cfg->hostname;
   g->session.limits = cfg->smtp;
   g->session.auth_without_tls = cfg->smtp.allow_plaintext_auth;
+  g->session.check_from_header = cfg->smtp.check_from_header;
   // Without a usable certificate Tern still runs, without STARTTLS, and says why.
   if (auto tls = make_server_tls_context(*cfg)) {
     g->tls = *tls;

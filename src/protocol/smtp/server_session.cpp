@@ -13,6 +13,46 @@ const Reply ok{250, "2.0.0", "Ok"};
 const Reply bad_sequence_helo{503, "5.5.1", "Error: send HELO/EHLO first"};
 const Reply line_too_long{500, "5.5.2", "Error: line too long"};
 
+// The addresses of the From: field (RFC 5322 §3.6.2) in a header section:
+// unfolded, "<addr>" where angle brackets are used, else the bare words.
+std::vector<std::string> from_header_addresses(std::string_view headers) {
+  std::vector<std::string> out;
+  std::string value;
+  bool in_from = false;
+  while (!headers.empty()) {
+    auto nl = headers.find("\r\n");
+    std::string_view line = headers.substr(0, nl);
+    headers = nl == std::string_view::npos ? std::string_view{} : headers.substr(nl + 2);
+    if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+      if (in_from) value += std::string(line);
+      continue;
+    }
+    if (in_from) break;
+    if (istarts_with(line, "From:")) {
+      in_from = true;
+      value = std::string(line.substr(5));
+    }
+  }
+  if (!in_from) return out;
+  std::size_t pos = 0;
+  while ((pos = value.find('<', pos)) != std::string::npos) {
+    auto close = value.find('>', pos);
+    if (close == std::string::npos) break;
+    out.push_back(value.substr(pos + 1, close - pos - 1));
+    pos = close + 1;
+  }
+  if (out.empty()) {
+    for (std::size_t start = 0; start < value.size();) {
+      auto comma = value.find(',', start);
+      std::string part(trim(std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+      if (!part.empty()) out.push_back(part);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ServerSession::ServerSession(const SessionSettings& settings, SessionServices& services, std::string client_ip)
@@ -269,6 +309,8 @@ void ServerSession::on_data(const Command& c) {
   if (env_.recipients.size() == 1) info.for_recipient = env_.recipients.front().to_string();
   services_.write_message(build_received_header(info));
   decoder_ = DataDecoder(settings_.limits.max_line_length, settings_.limits.max_received_headers);
+  header_copy_.clear();
+  header_done_for_copy_ = false;
   data_size_ = 0;
   data_too_big_ = false;
   state_ = State::data;
@@ -284,6 +326,11 @@ void ServerSession::process_data() {
   // RFC 1870 §6: over the limit we keep reading to the end, store nothing, then 552.
   if (data_size_ > settings_.limits.max_message_size) data_too_big_ = true;
   std::size_t header_end = decoder_.header_end_in_last_feed();
+  if (!auth_user_.empty() && settings_.check_from_header && !header_done_for_copy_) {
+    std::size_t take = header_end == std::string::npos ? data_scratch_.size() : header_end;
+    if (header_copy_.size() + take <= 65536) header_copy_.append(data_scratch_, 0, take);
+    if (header_end != std::string::npos) header_done_for_copy_ = true;
+  }
   if (!auth_user_.empty() && header_end != std::string::npos && !data_too_big_) {
     // RFC 6409 §8.1, §8.3: as MSA, complete a submission that lacks Date: or
     // Message-ID:, at the end of its header section.
@@ -313,6 +360,14 @@ void ServerSession::finish_data() {
                                                   settings_.limits.max_line_length)});
   if (decoder_.too_many_hops())
     return reject(Reply{554, "5.4.6", "Error: too many hops (Received: headers); mail loop?"});
+  if (!auth_user_.empty() && settings_.check_from_header) {
+    for (const auto& from : from_header_addresses(header_copy_)) {
+      auto addr = parse_mailbox(from);
+      if (!addr || !services_.sender_allowed(auth_user_, *addr))
+        return reject(Reply{553, "5.7.1", fmt::format("From: <{}> is not owned by user {}", log_escape(from, 256),
+                                                      log_escape(auth_user_, 256))});
+    }
+  }
   state_ = State::awaiting_commit;
 }
 

@@ -25,6 +25,7 @@ struct SessionSettings {
   bool auth_available = false;         // offer AUTH PLAIN LOGIN (RFC 4954)
   bool auth_without_tls = false;       // ...also before STARTTLS (loopback testing only)
   bool require_auth = false;           // submission (RFC 6409 §4.3): MAIL needs AUTH first
+  bool check_from_header = true;       // an authenticated user's From: must be its own too
 };
 
 class ServerSession {
@@ -120,6 +121,8 @@ class ServerSession {
   AuthStep auth_step_ = AuthStep::plain;
   SaslCredentials credentials_;
   std::string auth_user_;
+  std::string header_copy_;
+  bool header_done_for_copy_ = false;  // the header section of an authenticated submission, for the From: check
   unsigned consecutive_errors_ = 0;
   bool exempt_from_error_budget_ = false;
   Envelope env_;

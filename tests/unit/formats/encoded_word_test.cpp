@@ -216,6 +216,8 @@ TEST(DisplayName, AtomsQuotedOrEncoded) {
   EXPECT_EQ(format_display_name("tab\there"), "\"tab\there\"");
   EXPECT_EQ(format_display_name(" padded "), "\" padded \"");
   EXPECT_EQ(format_display_name(std::string(100, 'x')), std::string(100, 'x'));  // a long atom stays one
+  // ... but not past 998 octets on a line.
+  EXPECT_TRUE(format_display_name("a," + std::string(1000, 'x')).starts_with("=?utf-8?B?"));
   EXPECT_EQ(format_display_name("Zo\xc3\xab"), "=?utf-8?B?Wm/Dqw==?=");
   EXPECT_TRUE(format_display_name("=?utf-8?B?YQ==?=").starts_with("=?utf-8?B?PT91"));
 }

@@ -118,6 +118,19 @@ TEST_F(AuthTest, PresentDateAndMessageIdAreKept) {
   EXPECT_EQ(services.open->body, "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n");
 }
 
+TEST_F(AuthTest, FromHeaderMustBeOwned) {
+  auto s = ready();
+  say(*s, "AUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AHNlY3JldA==\r\n");
+  s->on_auth_result(true);
+  s->clear_output();
+  say(*s, "MAIL FROM:<demo@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  std::string out = say(*s, "From: \"The Boss\"\r\n <boss@example.test>\r\nSubject: x\r\n\r\nhi\r\n.\r\n");
+  EXPECT_EQ(out.substr(0, 9), "553 5.7.1") << out;
+  say(*s, "MAIL FROM:<demo@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+  say(*s, "From: Demo <demo@example.test>\r\nSubject: x\r\n\r\nhi\r\n.\r\n");
+  EXPECT_TRUE(s->awaiting_commit());
+}
+
 TEST(Sasl, PlainDecoding) {
   EXPECT_EQ(decode_plain("*").error, SaslError::cancelled);
   EXPECT_EQ(decode_plain("not base64!").error, SaslError::bad_base64);
