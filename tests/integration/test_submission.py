@@ -76,7 +76,8 @@ def test_submission_starttls_auth_login_and_plain_with_smtplib(server):
             s.user, s.password = "alice@example.test", PASSWORD
             code, text = s.auth(mech, getattr(s, f"auth_{mech.lower()}"))
             assert code == 235, (mech, code, text)
-            s.sendmail("sales@example.test", ["demo@example.test"], make_message(subject + mech, "hi\r\n"))
+            s.sendmail("sales@example.test", ["demo@example.test"],
+                       make_message(subject + mech, "hi\r\n", sender="sales@example.test"))
     files = wait_for_files(server.maildir("demo") / "new", 2)
     received = [read_stored(f).get("Received") for f in files]
     assert all("with ESMTPSA" in r for r in received), received
@@ -149,3 +150,15 @@ def test_brute_force_lockout(server):
         if isinstance(e.value, smtplib.SMTPResponseException):
             assert e.value.smtp_code == 421, e.value
     assert "event=auth_blocked" in server.log_path.read_text()
+
+
+def test_from_header_of_someone_else_is_refused(server):
+    """MAIL FROM is the user's, but the From: header names another address:
+    553 5.7.1 at the end of DATA (check_from_header, on by default)."""
+    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], timeout=15, context=client_context()) as s:
+        s.ehlo("client.test")
+        s.login("alice@example.test", PASSWORD)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.test", ["demo@example.test"],
+                       make_message(unique_token("forged"), "hi\r\n", sender="ceo@example.test"))
+        assert e.value.smtp_code == 553
