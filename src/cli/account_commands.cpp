@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli/daemon_signal.hpp"
 #include "services/account_store.hpp"
 #include "services/durable_file.hpp"
 
@@ -39,13 +40,15 @@ void report(const Result<void>& r, const std::string& done) {
   std::printf("%s\n", done.c_str());
 }
 
-// SIGHUP to a running ternd so the change applies without a restart.
-void tell_daemon(const Config& cfg) {
-  std::FILE* f = std::fopen((cfg.data_dir / "ternd.pid").c_str(), "r");
-  if (!f) return;
-  long pid = 0;
-  if (std::fscanf(f, "%ld", &pid) == 1 && pid > 1) ::kill(static_cast<pid_t>(pid), SIGHUP);
-  std::fclose(f);
+// Opens the store, applies one change, reports it, and tells a running ternd
+// (SIGHUP) so it applies without a restart.
+void change(const std::function<Config()>& load_config,
+            const std::function<Result<void>(AccountStore&)>& apply, const std::string& done) {
+  Config cfg = load_config();
+  auto store = open_store(cfg);
+  if (!store) return;
+  report(apply(*store), done);
+  if (!g_exit) signal_daemon(cfg, SIGHUP);
 }
 
 std::optional<std::string> read_password(bool from_stdin) {
@@ -76,6 +79,17 @@ std::optional<std::string> read_password(bool from_stdin) {
   return pw;
 }
 
+// Runs fn with the password read from stdin or the prompt, if one was given.
+void with_password(bool from_stdin, const std::function<void(const std::string&)>& fn) {
+  auto pw = read_password(from_stdin);
+  if (!pw || pw->empty()) {
+    std::fprintf(stderr, "tern: no password given\n");
+    g_exit = 1;
+    return;
+  }
+  fn(*pw);
+}
+
 }  // namespace
 
 int account_exit_code() { return g_exit; }
@@ -92,44 +106,25 @@ void add_account_commands(CLI::App& app, std::function<Config()> load_config) {
   add->add_option("address", *address, "user@domain")->required();
   add->add_flag("--password-stdin", *from_stdin, "read the password from standard input");
   add->callback([=] {
-    Config cfg = load_config();
-    auto store = open_store(cfg);
-    if (!store) return;
-    auto pw = read_password(*from_stdin);
-    if (!pw || pw->empty()) {
-      std::fprintf(stderr, "tern: no password given\n");
-      g_exit = 1;
-      return;
-    }
-    report(store->add_user(*address, *pw), "added user " + *address);
-    if (!g_exit) tell_daemon(cfg);
+    with_password(*from_stdin, [&](const std::string& pw) {
+      change(load_config, [&](AccountStore& st) { return st.add_user(*address, pw); }, "added user " + *address);
+    });
   });
 
   auto* passwd = user->add_subcommand("passwd", "set a user's password (also for users of the config file)");
   passwd->add_option("address", *address, "user@domain")->required();
   passwd->add_flag("--password-stdin", *from_stdin, "read the password from standard input");
   passwd->callback([=] {
-    Config cfg = load_config();
-    auto store = open_store(cfg);
-    if (!store) return;
-    auto pw = read_password(*from_stdin);
-    if (!pw || pw->empty()) {
-      std::fprintf(stderr, "tern: no password given\n");
-      g_exit = 1;
-      return;
-    }
-    report(store->set_password(*address, *pw), "password changed for " + *address);
-    if (!g_exit) tell_daemon(cfg);
+    with_password(*from_stdin, [&](const std::string& pw) {
+      change(load_config, [&](AccountStore& st) { return st.set_password(*address, pw); },
+             "password changed for " + *address);
+    });
   });
 
   auto* del = user->add_subcommand("del", "remove a user (the mailbox stays on disk)");
   del->add_option("address", *address, "user@domain")->required();
   del->callback([=] {
-    Config cfg = load_config();
-    auto store = open_store(cfg);
-    if (!store) return;
-    report(store->remove_user(*address), "removed user " + *address);
-    if (!g_exit) tell_daemon(cfg);
+    change(load_config, [&](AccountStore& st) { return st.remove_user(*address); }, "removed user " + *address);
   });
 
   auto list_cmd = [=](CLI::App* parent, const char* what) {
@@ -158,16 +153,12 @@ void add_account_commands(CLI::App& app, std::function<Config()> load_config) {
   auto* dadd = domain->add_subcommand("add", "add a domain");
   dadd->add_option("domain", *name)->required();
   dadd->callback([=] {
-    Config cfg = load_config();
-    if (auto store = open_store(cfg)) report(store->add_domain(*name), "added domain " + *name);
-    if (!g_exit) tell_daemon(cfg);
+    change(load_config, [&](AccountStore& st) { return st.add_domain(*name); }, "added domain " + *name);
   });
   auto* ddel = domain->add_subcommand("del", "remove a domain");
   ddel->add_option("domain", *name)->required();
   ddel->callback([=] {
-    Config cfg = load_config();
-    if (auto store = open_store(cfg)) report(store->remove_domain(*name), "removed domain " + *name);
-    if (!g_exit) tell_daemon(cfg);
+    change(load_config, [&](AccountStore& st) { return st.remove_domain(*name); }, "removed domain " + *name);
   });
   list_cmd(domain, "domains")->callback([=] {
     Config cfg = load_config();
@@ -191,16 +182,13 @@ void add_account_commands(CLI::App& app, std::function<Config()> load_config) {
   aadd->add_option("alias", *name, "alias@domain or @domain")->required();
   aadd->add_option("target", *target, "user@domain")->required();
   aadd->callback([=] {
-    Config cfg = load_config();
-    if (auto store = open_store(cfg)) report(store->add_alias(*name, *target), "added alias " + *name + " -> " + *target);
-    if (!g_exit) tell_daemon(cfg);
+    change(load_config, [&](AccountStore& st) { return st.add_alias(*name, *target); },
+           "added alias " + *name + " -> " + *target);
   });
   auto* adel = alias->add_subcommand("del", "remove an alias");
   adel->add_option("alias", *name)->required();
   adel->callback([=] {
-    Config cfg = load_config();
-    if (auto store = open_store(cfg)) report(store->remove_alias(*name), "removed alias " + *name);
-    if (!g_exit) tell_daemon(cfg);
+    change(load_config, [&](AccountStore& st) { return st.remove_alias(*name); }, "removed alias " + *name);
   });
   list_cmd(alias, "aliases")->callback([=] {
     Config cfg = load_config();

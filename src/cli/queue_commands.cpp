@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/daemon_signal.hpp"
 #include "services/spool.hpp"
 
 namespace tern::cli {
@@ -94,19 +95,9 @@ void show(const Config& cfg, const std::string& id, bool json) {
                 r["last_error"].get<std::string>().c_str());
 }
 
-// Tells a running ternd to re-read the spool (SIGUSR1). Returns false when no
-// daemon is running; the change then takes effect at its next start.
-bool poke_daemon(const Config& cfg) {
-  std::FILE* f = std::fopen((cfg.data_dir / "ternd.pid").c_str(), "r");
-  if (!f) return false;
-  long pid = 0;
-  bool ok = std::fscanf(f, "%ld", &pid) == 1 && pid > 1;
-  std::fclose(f);
-  return ok && ::kill(static_cast<pid_t>(pid), SIGUSR1) == 0;
-}
-
 void report_poke(const Config& cfg) {
-  if (!poke_daemon(cfg)) std::printf("ternd is not running: the change takes effect when it starts\n");
+  // SIGUSR1: re-read the spool.
+  if (!signal_daemon(cfg, SIGUSR1)) std::printf("ternd is not running: the change takes effect when it starts\n");
 }
 
 // Marks recipients of one message; returns how many changed.

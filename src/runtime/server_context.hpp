@@ -89,10 +89,6 @@ class ServerContext {
     std::lock_guard lock(mu_);
     return {live_.begin(), live_.end()};
   }
-  std::uint64_t next_session_id() {
-    std::lock_guard lock(mu_);
-    return ++next_id_;
-  }
 
   boost::asio::thread_pool& blocking_pool() { return pool_; }
   AuthThrottle& auth_throttle() { return auth_throttle_; }
