@@ -5,6 +5,7 @@
 
 #include "base/config.hpp"
 #include "cli/account_commands.hpp"
+#include "cli/check_commands.hpp"
 #include "cli/dkim_commands.hpp"
 #include "cli/queue_commands.hpp"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   tern::cli::add_queue_commands(app, load);
   tern::cli::add_account_commands(app, load);
   tern::cli::add_dkim_commands(app, load);
+  tern::cli::add_check_commands(app, load);
 
   try {
     app.parse(argc, argv);
@@ -33,5 +35,6 @@ int main(int argc, char** argv) {
   int code = tern::cli::exit_code();
   if (!code) code = tern::cli::account_exit_code();
   if (!code) code = tern::cli::dkim_exit_code();
+  if (!code) code = tern::cli::check_exit_code();
   return code;
 }

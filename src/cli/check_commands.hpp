@@ -1,0 +1,23 @@
+// `tern check spf|dkim|dmarc`: the inbound authentication checks on the
+// command line, against the DNS server an administrator names, so a result
+// Tern records for a message can be reproduced (and the RFC 7208 suite can
+// drive the SPF code). Each check prints its result word first.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "base/config.hpp"
+
+namespace tern::cli {
+
+void add_check_commands(CLI::App& app, std::function<Config()> load_config);
+int check_exit_code();
+
+// One file per check; each adds its subcommand to `check` and reports a
+// usage or setup problem (not a check result) through set_check_failed.
+void add_check_spf(CLI::App& check, std::function<Config()> load_config);
+void add_check_dkim(CLI::App& check, std::function<Config()> load_config);
+void add_check_dmarc(CLI::App& check, std::function<Config()> load_config);
+void set_check_failed(int code);
+
+}  // namespace tern::cli
