@@ -8,10 +8,12 @@ build_pkgs=(
   libboost1.81-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libsodium-dev nlohmann-json3-dev libunbound-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  publicsuffix
 )
 test_pkgs=(
   python3 python3-pytest python3-aiosmtpd python3-dnspython swaks msmtp
   postfix unbound iproute2 util-linux procps openssl libnet-ssleay-perl python3-dkim python3-nacl opendkim-tools
+  python3-spf python3-yaml
 )
 
 want=("${build_pkgs[@]}")
