@@ -230,6 +230,10 @@ Config from_table(const toml::table& root, std::string_view file) {
       if (!b->is_boolean()) r.fail(b, "check_from_header", "expected true or false");
       s.check_from_header = *b->value<bool>();
     }
+    if (const toml::node* b = r.take("hide_authenticated_client")) {
+      if (!b->is_boolean()) r.fail(b, "hide_authenticated_client", "expected true or false");
+      s.hide_authenticated_client = *b->value<bool>();
+    }
     if (r.has("trusted_networks")) {
       s.trusted_networks.clear();
       for (auto& text : r.string_list("trusted_networks")) {

@@ -36,6 +36,7 @@ struct SmtpConfig {
   unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
   bool allow_plaintext_auth = false;    // AUTH before STARTTLS, for loopback clients only
   bool check_from_header = true;        // authenticated mail: From: addresses must be the user's
+  bool hide_authenticated_client = false;  // Received: leaves out an authenticated client's IP (RFC 6409 §8)
   std::vector<IpNetwork> trusted_networks;
 };
 

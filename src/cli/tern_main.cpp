@@ -8,6 +8,7 @@
 #include "cli/check_commands.hpp"
 #include "cli/dkim_commands.hpp"
 #include "cli/queue_commands.hpp"
+#include "cli/send_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"tern - manage a Tern mail server"};
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   tern::cli::add_account_commands(app, load);
   tern::cli::add_dkim_commands(app, load);
   tern::cli::add_check_commands(app, load);
+  tern::cli::add_send_command(app);
 
   try {
     app.parse(argc, argv);
@@ -36,5 +38,6 @@ int main(int argc, char** argv) {
   if (!code) code = tern::cli::account_exit_code();
   if (!code) code = tern::cli::dkim_exit_code();
   if (!code) code = tern::cli::check_exit_code();
+  if (!code) code = tern::cli::send_exit_code();
   return code;
 }

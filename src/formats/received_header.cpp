@@ -27,8 +27,10 @@ std::string rfc5322_date(std::chrono::system_clock::time_point when) {
 }
 
 std::string build_received_header(const ReceivedInfo& i) {
-  std::string out = fmt::format("Received: from {} ([{}])\r\n\tby {} (Tern) with {} id {}", sanitize_helo(i.helo),
-                                i.client_ip, i.by_host, i.protocol, i.queue_id);
+  std::string from = i.client_ip.empty() ? sanitize_helo(i.helo)
+                                         : fmt::format("{} ([{}])", sanitize_helo(i.helo), i.client_ip);
+  std::string out =
+      fmt::format("Received: from {}\r\n\tby {} (Tern) with {} id {}", from, i.by_host, i.protocol, i.queue_id);
   if (!i.for_recipient.empty()) out += fmt::format("\r\n\tfor <{}>", i.for_recipient);
   out += fmt::format(";\r\n\t{}\r\n", rfc5322_date(i.when));
   return out;

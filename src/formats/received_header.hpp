@@ -9,7 +9,7 @@ namespace tern {
 
 struct ReceivedInfo {
   std::string helo;          // as the client gave it (escaped on output)
-  std::string client_ip;     // literal address
+  std::string client_ip;     // literal address; empty: left out (RFC 6409 §8)
   std::string by_host;       // our hostname
   std::string protocol;      // SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP... (RFC 3848)
   std::string queue_id;

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -36,6 +37,16 @@ Result<void> generate_self_signed(const std::string& hostname, const std::filesy
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(hostname.c_str()), -1,
                              -1, 0);
   X509_set_issuer_name(cert, name);
+  // RFC 6125 §6.4.4: clients match the name in subjectAltName; many (Python
+  // among them) no longer look at the CN at all.
+  X509V3_CTX ext_ctx;
+  X509V3_set_ctx_nodb(&ext_ctx);
+  X509V3_set_ctx(&ext_ctx, cert, cert, nullptr, nullptr, 0);
+  std::string san = "DNS:" + hostname;
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ext_ctx, NID_subject_alt_name, san.c_str());
+  if (!ext) return fail("cannot build the subjectAltName extension");
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
   if (X509_sign(cert, key, EVP_sha256()) == 0) return fail("certificate signing failed");
 
   ::umask(077);

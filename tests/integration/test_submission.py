@@ -162,3 +162,36 @@ def test_from_header_of_someone_else_is_refused(server):
             s.sendmail("alice@example.test", ["demo@example.test"],
                        make_message(unique_token("forged"), "hi\r\n", sender="ceo@example.test"))
         assert e.value.smtp_code == 553
+
+
+@pytest.mark.parametrize("mode,auth", [("starttls", "plain"), ("starttls", "login"), ("implicit", "plain")])
+def test_msmtp_submits_with_auth(server, tmp_path, mode, auth):
+    """msmtp, a real MUA-side sender: TLS (STARTTLS on 587 or implicit on
+    465), AUTH PLAIN or LOGIN, password from a command (never argv)."""
+    pwfile = tmp_path / "pw"
+    pwfile.write_text(PASSWORD)
+    port = server.ports["submission" if mode == "starttls" else "submissions"]
+    subject = unique_token(f"msmtp-{mode}-{auth}")
+    r = subprocess.run(["msmtp", "--host=127.0.0.1", f"--port={port}", "--tls=on",
+                        f"--tls-starttls={'on' if mode == 'starttls' else 'off'}", "--tls-certcheck=off",
+                        f"--auth={auth}", "--user=alice@example.test", f"--passwordeval=cat {pwfile}",
+                        "--from=alice@example.test", "demo@example.test"],
+                       input=make_message(subject, "sent by msmtp\r\n", sender="alice@example.test"),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    files = wait_for_files(server.maildir("demo") / "new", 1)
+    stored = [read_stored(f) for f in files]
+    assert any(m.get("Subject") == subject and "with ESMTPSA" in m.get("Received") for m in stored)
+
+
+def test_msmtp_wrong_password_is_refused(server, tmp_path):
+    pwfile = tmp_path / "pw"
+    pwfile.write_text("wrong")
+    r = subprocess.run(["msmtp", "--host=127.0.0.1", f"--port={server.ports['submission']}", "--tls=on",
+                        "--tls-starttls=on", "--tls-certcheck=off", "--auth=login",
+                        "--user=alice@example.test", f"--passwordeval=cat {pwfile}",
+                        "--from=alice@example.test", "demo@example.test"],
+                       input=make_message(unique_token("msmtp-bad"), "x\r\n", sender="alice@example.test"),
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0
+    assert b"535" in r.stderr, r.stderr

@@ -300,7 +300,8 @@ void ServerSession::on_data(const Command& c) {
   queue_id_ = *id;
   ReceivedInfo info;
   info.helo = env_.helo;
-  info.client_ip = env_.client_ip;
+  // RFC 6409 §8: an MSA may leave the submitter's address out.
+  if (auth_user_.empty() || !settings_.limits.hide_authenticated_client) info.client_ip = env_.client_ip;
   info.by_host = settings_.hostname;
   // RFC 3848 / RFC 6531 protocol names; "S" for TLS.
   info.protocol = std::string(env_.smtputf8 ? "UTF8SMTP" : (env_.esmtp ? "ESMTP" : "SMTP")) + (tls_active_ ? "S" : "") +

@@ -34,6 +34,20 @@ TEST(ReceivedHeader, FullHeader) {
   EXPECT_EQ(build_received_header(info).find("for <"), std::string::npos);
 }
 
+// RFC 6409 §8: an MSA configured to hide the submitter leaves out its address.
+TEST(ReceivedHeader, WithoutClientAddress) {
+  ReceivedInfo info;
+  info.helo = "laptop";
+  info.by_host = "mx.example.test";
+  info.protocol = "ESMTPSA";
+  info.queue_id = "0123456789ABCDEF";
+  info.when = at(0);
+  EXPECT_EQ(build_received_header(info),
+            "Received: from laptop\r\n"
+            "\tby mx.example.test (Tern) with ESMTPSA id 0123456789ABCDEF;\r\n"
+            "\tThu, 01 Jan 1970 00:00:00 +0000\r\n");
+}
+
 // The HELO name is the client's: it must not be able to add lines or comments.
 TEST(ReceivedHeader, HeloIsSanitised) {
   ReceivedInfo info;
