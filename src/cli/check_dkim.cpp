@@ -68,7 +68,9 @@ void run(const Options& opt, const std::function<Config()>& load_config) {
   // The callback may run on the resolver's thread; the promise hands the
   // results back to this one.
   dkim::verify_dkim(**resolver, message, static_cast<std::int64_t>(std::time(nullptr)),
-                    [&promise](std::vector<dkim::DkimSignatureResult> results) { promise.set_value(std::move(results)); });
+                    [&promise](std::vector<dkim::DkimSignatureResult> results) {
+                      promise.set_value(std::move(results));
+                    });
   auto results = future.get();
   (*resolver)->stop();
   print(results);

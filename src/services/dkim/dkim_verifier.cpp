@@ -192,7 +192,8 @@ Verdict check(const Pending& p, const dns::DnsAnswer& answer, DkimSignatureResul
   // §6.1.3: body hash first.
   const Job& job = *p.job;
   std::uint64_t canonical_size = 0;
-  std::string bh = body_digest(hash_of(sig.algorithm), sig.body_canon, job.parsed.body, sig.body_length, canonical_size);
+  std::string bh =
+      body_digest(hash_of(sig.algorithm), sig.body_canon, job.parsed.body, sig.body_length, canonical_size);
   if (sig.body_length) {
     // §3.5 l=: a count larger than the body cannot have been signed.
     if (*sig.body_length > canonical_size)

@@ -143,7 +143,8 @@ TEST(DkimSignatureTags, IdentityInSubdomainAndDefaults) {
 }
 
 TEST(DkimSignatureTags, HeaderNamesWithFws) {
-  auto s = parse_signature(" v=1; a=rsa-sha256; d=x.com; s=s; h=From :\r\n\tTo: Subject ; bh=" + bh256 + "; b=dGVzdA==");
+  auto s =
+      parse_signature(" v=1; a=rsa-sha256; d=x.com; s=s; h=From :\r\n\tTo: Subject ; bh=" + bh256 + "; b=dGVzdA==");
   ASSERT_TRUE(s) << s.error();
   EXPECT_EQ(s->signed_headers, (std::vector<std::string>{"From", "To", "Subject"}));
 }

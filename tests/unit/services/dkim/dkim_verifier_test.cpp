@@ -100,8 +100,8 @@ std::string raw_digest(const EVP_MD* md, std::string_view data) {
 }
 
 std::string rsa_sign(const PrivateKey& key, const EVP_MD* md, std::string_view digest) {
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.native(), nullptr),
-                                                                  EVP_PKEY_CTX_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.native(), nullptr), EVP_PKEY_CTX_free);
   std::size_t len = 0;
   EVP_PKEY_sign_init(ctx.get());
   EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING);
@@ -245,7 +245,8 @@ TEST(DkimVerifier, BodyLengthCoversAPrefix) {
 TEST(DkimVerifier, BodyLengthShorterThanBody) {
   FakeResolver dns;
   publish(dns, ed_key());
-  auto r = verify_one(dns, custom_signed(ed_key(), {.algorithm = "ed25519-sha256", .extra = "l=5; ", .body_length = 5}));
+  Custom c{.algorithm = "ed25519-sha256", .extra = "l=5; ", .body_length = 5};
+  auto r = verify_one(dns, custom_signed(ed_key(), c));
   EXPECT_EQ(r.result, DkimResult::pass) << r.detail;
   std::size_t full = canonicalize_body(Canon::relaxed, parse_message(message).body).size();
   EXPECT_EQ(r.unsigned_body_bytes, full - 5);
