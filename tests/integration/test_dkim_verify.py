@@ -359,6 +359,17 @@ def test_opendkim_signature_tampered_fails(opendkim_signed, dns):
 
 # --- usage ------------------------------------------------------------------
 
+def test_dns_servers_from_the_configuration(keys, dns, tmp_path):
+    # Without --dns, the [dns] servers of the configuration are asked.
+    config = tmp_path / "tern.toml"
+    config.write_text(ternlib.make_config(tmp_path / "data", "127.0.0.1", ternlib.free_port(),
+                                          sections={"dns": {"servers": [dns.address], "timeout": 5}}))
+    r = subprocess.run([str(ternlib.TERN_CLI), "--config", str(config), "check", "dkim"],
+                       input=dkimpy_sign(keys, MESSAGE, "rsa"), capture_output=True, timeout=60)
+    c = Check(r)
+    assert c.rc == 0 and c.word == "pass", c
+
+
 def test_bad_dns_server_is_a_setup_error():
     r = subprocess.run([str(ternlib.TERN_CLI), "check", "dkim", "--dns", "not-an-address"], input=MESSAGE,
                        capture_output=True, timeout=30)
