@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-5}"
 build=build-fuzz
-targets=(fuzz_smtp_session fuzz_smtp_command fuzz_data_decoder fuzz_mail_address fuzz_smtp_reply fuzz_dns_records fuzz_sasl fuzz_dkim_canon fuzz_dkim_tags fuzz_mime_builder fuzz_dmarc_record fuzz_spf_record fuzz_spf_macro)
+targets=(fuzz_smtp_session fuzz_smtp_command fuzz_data_decoder fuzz_mail_address fuzz_smtp_reply fuzz_dns_records fuzz_sasl fuzz_dkim_canon fuzz_dkim_tags fuzz_mime_builder fuzz_address_list fuzz_dmarc_record fuzz_spf_record fuzz_spf_macro)
 
 works() {  # compiler: can it build a libFuzzer target that uses std::expected?
   local probe

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <initializer_list>
 #include <set>
 #include <toml++/toml.h>
 
@@ -45,6 +46,22 @@ class TableReader {
   }
 
   bool has(std::string_view key) const { return table_.contains(key); }
+
+  void boolean(std::string_view key, bool& out) {
+    const toml::node* n = take(key);
+    if (!n) return;
+    if (!n->is_boolean()) fail(n, key, fmt::format("expected true or false, got {}", type_name(*n)));
+    out = *n->value<bool>();
+  }
+
+  void one_of(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed) {
+    string(key, out);
+    for (auto a : allowed)
+      if (out == a) return;
+    std::string list;
+    for (auto a : allowed) list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", a);
+    fail(node(key), key, fmt::format("expected one of {}, got \"{}\"", list, out));
+  }
 
   std::vector<std::string> string_list(std::string_view key) {
     std::vector<std::string> out;
@@ -182,6 +199,8 @@ Config from_table(const toml::table& root, std::string_view file) {
              fmt::format("\"{}\" is not supported yet (supported: smtp, submission, submissions)", l.protocol));
     if (l.address.empty()) r.fail(&e, "address", "missing (expected \"host:port\")");
     parse_address(r, r.node("address"), l);
+    l.checks = l.protocol == "smtp";
+    r.boolean("checks", l.checks);
     c.listeners.push_back(std::move(l));
   });
 
@@ -253,6 +272,44 @@ Config from_table(const toml::table& root, std::string_view file) {
     r.integer("max_retry_interval", c.queue.max_retry_interval, 1, 7 * 86400);
     r.integer("max_lifetime", c.queue.max_lifetime, 1, 30 * 86400);
     r.integer("delivery_workers", c.queue.delivery_workers, 1, 256);
+    r.finish();
+  }
+
+  if (const toml::node* n = top.take("checks")) {
+    if (!n->is_table()) top.fail(n, "checks", "expected a table [checks]");
+    TableReader r(*n->as_table(), "checks", file);
+    auto& k = c.checks;
+    r.boolean("spf", k.spf);
+    r.boolean("dkim", k.dkim);
+    r.one_of("dmarc", k.dmarc, {"enforce", "monitor", "off"});
+    r.string("authserv_id", k.authserv_id);
+    if (k.authserv_id.find_first_of(" \t\r\n;()\"") != std::string::npos)
+      r.fail(r.node("authserv_id"), "authserv_id", "expected a host name, without spaces, ';', '(' or quotes");
+    r.string("public_suffix_list", k.public_suffix_list);
+    k.dnsbl = r.string_list("dnsbl");
+    k.rhsbl = r.string_list("rhsbl");
+    for (const auto* list : {&k.dnsbl, &k.rhsbl})
+      for (const auto& z : *list)
+        if (z.empty() || z.find_first_of(" \t@/") != std::string::npos)
+          r.fail(r.node(list == &k.dnsbl ? "dnsbl" : "rhsbl"), list == &k.dnsbl ? "dnsbl" : "rhsbl",
+                 fmt::format("\"{}\" is not a DNS zone name", z));
+    r.one_of("dnsbl_action", k.dnsbl_action, {"reject", "mark"});
+    r.boolean("greylisting", k.greylisting);
+    r.integer("greylist_delay", k.greylist_delay, 1, 86400);
+    r.integer("greet_pause", k.greet_pause, 0, 60);
+    r.finish();
+  }
+
+  if (const toml::node* n = top.take("limits")) {
+    if (!n->is_table()) top.fail(n, "limits", "expected a table [limits]");
+    TableReader r(*n->as_table(), "limits", file);
+    auto& l = c.limits;
+    r.integer("connections_per_ip", l.connections_per_ip, 0, 1000000);
+    r.integer("connection_rate_per_ip", l.connection_rate_per_ip, 0, 1000000);
+    r.integer("messages_per_ip", l.messages_per_ip, 0, 1000000);
+    r.integer("recipients_per_ip", l.recipients_per_ip, 0, 10000000);
+    r.integer("messages_per_user", l.messages_per_user, 0, 1000000);
+    r.integer("recipients_per_user", l.recipients_per_user, 0, 10000000);
     r.finish();
   }
 

@@ -17,6 +17,9 @@ struct ListenerConfig {
   std::string host;      // literal address, no brackets
   std::uint16_t port = 0;
   std::string address;   // as written, for logs
+  // [checks] and the per-IP [limits] apply to this listener's unauthenticated
+  // clients. Default: on for smtp, off for submission listeners (AUTH there).
+  bool checks = true;
 };
 
 struct UserConfig {
@@ -38,6 +41,32 @@ struct SmtpConfig {
   bool check_from_header = true;        // authenticated mail: From: addresses must be the user's
   bool hide_authenticated_client = false;  // Received: leaves out an authenticated client's IP (RFC 6409 §8)
   std::vector<IpNetwork> trusted_networks;
+};
+
+// What incoming mail from unauthenticated, untrusted clients is judged by.
+struct ChecksConfig {
+  bool spf = true;                    // RFC 7208, MAIL FROM and HELO
+  bool dkim = true;                   // RFC 6376 verification
+  std::string dmarc = "enforce";      // enforce | monitor | off (RFC 7489)
+  std::string authserv_id;            // Authentication-Results id; empty: hostname
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  std::vector<std::string> dnsbl;     // IP blocklist zones (RFC 5782)
+  std::vector<std::string> rhsbl;     // sender-domain blocklist zones
+  std::string dnsbl_action = "reject";  // reject | mark
+  bool greylisting = false;
+  unsigned greylist_delay = 300;      // seconds before a retry is let through
+  unsigned greet_pause = 0;           // seconds to wait for early talkers; 0: off
+};
+
+// Rates a peer may use; 0 means unlimited. Clients in trusted_networks and
+// listeners with checks = false are exempt from the per-IP ones.
+struct LimitsConfig {
+  unsigned connections_per_ip = 20;       // open at once
+  unsigned connection_rate_per_ip = 60;   // new connections per minute
+  unsigned messages_per_ip = 120;         // messages per minute
+  unsigned recipients_per_ip = 600;       // accepted recipients per minute
+  unsigned messages_per_user = 500;       // authenticated senders, per hour
+  unsigned recipients_per_user = 2000;    // authenticated senders, per hour
 };
 
 struct QueueConfig {
@@ -86,6 +115,8 @@ struct Config {
   std::vector<std::string> domains;  // lower-case
   std::vector<UserConfig> users;
   SmtpConfig smtp;
+  ChecksConfig checks;
+  LimitsConfig limits;
   QueueConfig queue;
   DnsConfig dns;
   DeliveryConfig delivery;

@@ -9,6 +9,7 @@
 #include "runtime/outbound.hpp"
 #include "runtime/privileges.hpp"
 #include "services/dkim/dkim_outbound.hpp"
+#include "services/dmarc/dmarc_evaluator.hpp"
 #include "services/dns/mx_router.hpp"
 #include "services/dns/unbound_resolver.hpp"
 #include "runtime/smtp_connection.hpp"
@@ -91,7 +92,7 @@ struct Server::Impl {
               [this](const std::string& address) { return resolve_mailbox(address); }),
         ctx(make_generation(initial), spool, log, queue) {}
 
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, ListenerKind kind) {
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, ListenerKind kind, bool checks) {
     for (;;) {
       auto [ec, socket] =
           co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
@@ -118,8 +119,8 @@ struct Server::Impl {
       }
       asio::co_spawn(
           conn->socket.get_executor(),
-          [this, conn, kind]() -> asio::awaitable<void> {
-            co_await serve_smtp(conn, ctx, kind);
+          [this, conn, kind, checks]() -> asio::awaitable<void> {
+            co_await serve_smtp(conn, ctx, kind, checks);
             ctx.leave(conn);
             if (ctx.stopping() && ctx.live_count() == 0) grace_timer.cancel();
           },
@@ -192,6 +193,9 @@ struct Server::Impl {
         // Listeners and storage paths are fixed for the life of the process.
         next.listeners = initial.listeners;
         next.data_dir = initial.data_dir;
+        abuse::GreylistSettings gs;
+        gs.delay = std::chrono::seconds(next.checks.greylist_delay);
+        ctx.abuse().greylist.configure(gs);
         ctx.set_generation(make_generation(std::move(next)));
         spdlog::info("event=reload status=ok config=\"{}\"", config_file ? config_file->string() : "embedded defaults");
       } catch (const std::exception& e) {
@@ -239,6 +243,25 @@ struct Server::Impl {
     spdlog::info("event=outbound_ready dns=\"{}\" relay=\"{}\"",
                  cfg.dns.servers.empty() ? std::string("resolv.conf") : fmt::format("{}", fmt::join(cfg.dns.servers, ",")),
                  cfg.relay.enabled() ? fmt::format("{}:{}", cfg.relay.host, cfg.relay.port) : std::string("none (MX)"));
+  }
+
+  // The inbound checks share the outbound resolver; the Public Suffix List is
+  // read once (DMARC still works without it, less precisely).
+  void start_checks() {
+    std::shared_ptr<const dmarc::PublicSuffixList> psl;
+    if (initial.checks.dmarc != "off") {
+      if (auto list = dmarc::load_public_suffix_list(initial.checks.public_suffix_list)) {
+        psl = std::make_shared<const dmarc::PublicSuffixList>(std::move(*list));
+      } else {
+        spdlog::warn("event=public_suffix_list_unavailable path={} error=\"{}\" hint=\"install the publicsuffix "
+                     "package; DMARC uses each From domain as its own organisational domain meanwhile\"",
+                     initial.checks.public_suffix_list, list.error().detail);
+      }
+    }
+    ctx.set_check_services(resolver.get(), std::move(psl));
+    abuse::GreylistSettings gs;
+    gs.delay = std::chrono::seconds(initial.checks.greylist_delay);
+    ctx.abuse().greylist.configure(gs);
   }
 
   std::filesystem::path pid_file() const { return initial.data_dir / "ternd.pid"; }
@@ -301,13 +324,15 @@ struct Server::Impl {
       }
     }
     start_outbound();
+    start_checks();
     if (auto r = log.open(); !r) {
       spdlog::critical("event=startup_failed error=\"{}\"", r.error().detail);
       return 1;
     }
     queue.start();
     for (std::size_t i = 0; i < acceptors.size(); ++i)
-      asio::co_spawn(io, accept_loop(acceptors[i], listener_kind(cfg.listeners[i].protocol)), asio::detached);
+      asio::co_spawn(io, accept_loop(acceptors[i], listener_kind(cfg.listeners[i].protocol), cfg.listeners[i].checks),
+                     asio::detached);
     stop_signals.async_wait([this](boost::system::error_code ec, int sig) {
       if (!ec) {
         spdlog::info("event=signal signal={}", sig == SIGTERM ? "TERM" : "INT");

@@ -16,7 +16,10 @@
 #include "runtime/auth_throttle.hpp"
 #include "runtime/blocking_pool.hpp"
 #include "protocol/smtp/server_session.hpp"
+#include "services/abuse/abuse_controls.hpp"
 #include "services/commit_log.hpp"
+#include "services/dmarc/public_suffix.hpp"
+#include "services/dns/resolver.hpp"
 #include "services/message_intake.hpp"
 #include "services/queue_manager.hpp"
 #include "services/recipient_directory.hpp"
@@ -92,6 +95,19 @@ class ServerContext {
 
   boost::asio::thread_pool& blocking_pool() { return pool_; }
   AuthThrottle& auth_throttle() { return auth_throttle_; }
+  abuse::AbuseControls& abuse() { return abuse_; }
+
+  // The inbound checks' DNS and Public Suffix List, set once at start (before
+  // any listener accepts); the resolver is null when DNS could not start.
+  void set_check_services(dns::Resolver* resolver, std::shared_ptr<const dmarc::PublicSuffixList> psl) {
+    resolver_ = resolver;
+    psl_ = std::move(psl);
+  }
+  dns::Resolver* resolver() const { return resolver_; }
+  const std::shared_ptr<const dmarc::PublicSuffixList>& public_suffix_list() const { return psl_; }
+
+  // Appends one line to <data_dir>/dmarc/records.jsonl, on the blocking pool.
+  void record_dmarc(const std::filesystem::path& data_dir, std::string line);
   bool stopping() const { return stopping_.load(); }
   void set_stopping() { stopping_ = true; }
 
@@ -106,6 +122,10 @@ class ServerContext {
   boost::asio::thread_pool pool_{blocking_pool_size()};
   std::atomic<bool> stopping_{false};
   AuthThrottle auth_throttle_;
+  abuse::AbuseControls abuse_;
+  dns::Resolver* resolver_ = nullptr;
+  std::shared_ptr<const dmarc::PublicSuffixList> psl_;
+  std::mutex dmarc_mu_;
 };
 
 }  // namespace tern::runtime

@@ -12,6 +12,9 @@ namespace tern::runtime {
 
 // kind: smtp (port 25 style), submission (AUTH required before MAIL, RFC
 // 6409), submissions (the same over implicit TLS, RFC 8314).
-boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind);
+// listener_checks: the listener's `checks` (inbound policy for clients that
+// are neither authenticated nor in trusted_networks).
+boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind,
+                                        bool listener_checks);
 
 }  // namespace tern::runtime

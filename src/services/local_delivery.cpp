@@ -16,10 +16,17 @@ namespace tern {
 LocalDelivery::LocalDelivery(std::filesystem::path mail_dir, std::string hostname, const Spool& spool)
     : mail_dir_(std::move(mail_dir)), hostname_(std::move(hostname)), spool_(spool) {}
 
+// The Maildir++ folder a copy goes to: the inbox, or ".Junk" (the folder name
+// Dovecot and most IMAP clients use for spam) for quarantined mail.
+std::filesystem::path LocalDelivery::folder_of(const Mailbox& mb, const QueueEnvelope& envelope) const {
+  auto maildir = mb.maildir(mail_dir_);
+  return envelope.junk ? maildir / ".Junk" : maildir;
+}
+
 Result<void> LocalDelivery::deliver(const QueueEntry& entry, const std::string& mailbox) const {
   auto at = mailbox.rfind('@');
   Mailbox mb{mailbox, mailbox.substr(at + 1), mailbox.substr(0, at)};
-  auto file = begin_maildir_message(mb.maildir(mail_dir_), hostname_);
+  auto file = begin_maildir_message(folder_of(mb, entry.envelope), hostname_);
   if (!file) return std::unexpected(file.error());
   file->write(build_delivery_headers(entry.envelope.sender, mailbox));
   if (auto r = file->flush(); !r) return r;
@@ -78,7 +85,7 @@ Result<bool> LocalDelivery::deliver_bytes(const QueueEnvelope& envelope, std::st
                                           const std::string& mailbox, std::size_t index, bool check_existing) const {
   auto at = mailbox.rfind('@');
   Mailbox mb{mailbox, mailbox.substr(at + 1), mailbox.substr(0, at)};
-  auto maildir = mb.maildir(mail_dir_);
+  auto maildir = folder_of(mb, envelope);
   if (auto r = ensure_maildir(maildir); !r) return std::unexpected(r.error());
   std::string name = stable_name(envelope, index);
   if (check_existing && already_delivered(maildir, name)) return false;

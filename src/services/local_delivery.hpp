@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "services/recipient_directory.hpp"
 #include "services/spool.hpp"
 
 namespace tern {
@@ -34,6 +35,7 @@ class LocalDelivery {
   const std::filesystem::path& mail_dir() const { return mail_dir_; }
 
  private:
+  std::filesystem::path folder_of(const Mailbox& mb, const QueueEnvelope& envelope) const;
   std::filesystem::path mail_dir_;
   std::string hostname_;
   const Spool& spool_;

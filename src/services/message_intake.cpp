@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "base/queue_id.hpp"
+#include "formats/authentication_results.hpp"
 #include "formats/received_header.hpp"
 #include "services/account_store.hpp"
 #include "services/maildir.hpp"
@@ -13,6 +14,21 @@ namespace tern {
 MessageIntake::MessageIntake(IntakeContext context) : ctx_(std::move(context)) {}
 
 smtp::RecipientVerdict MessageIntake::check_recipient(const smtp::Envelope& env, const MailAddress& rcpt) {
+  auto verdict = recipient_verdict(env, rcpt);
+  if (verdict != smtp::RecipientVerdict::accept || !ctx_.policy) return verdict;
+  switch (ctx_.policy->on_recipient(env.auth_user, env.mail_from.to_string(), rcpt.to_string())) {
+    case abuse::ClientPolicy::RcptVerdict::ok: return verdict;
+    case abuse::ClientPolicy::RcptVerdict::rate_limited: return smtp::RecipientVerdict::rate_limited;
+    case abuse::ClientPolicy::RcptVerdict::greylisted: return smtp::RecipientVerdict::greylisted;
+  }
+  return verdict;
+}
+
+std::optional<smtp::Reply> MessageIntake::check_sender(const smtp::Envelope& env) {
+  return ctx_.policy ? ctx_.policy->on_mail(env.auth_user) : std::nullopt;
+}
+
+smtp::RecipientVerdict MessageIntake::recipient_verdict(const smtp::Envelope& env, const MailAddress& rcpt) const {
   if (ctx_.directory->resolve(rcpt)) return smtp::RecipientVerdict::accept;
   if (rcpt.domain.empty() || ctx_.directory->is_local_domain(rcpt.domain))
     return smtp::RecipientVerdict::unknown_user;
@@ -103,6 +119,22 @@ void MessageIntake::write_message(std::string_view bytes) {
   }
   buffer_.append(bytes);
   if (buffer_.size() > ctx_.memory_limit) spill();
+}
+
+std::optional<std::string_view> MessageIntake::message_in_memory() const {
+  if (!open_ || file_) return std::nullopt;
+  return std::string_view(buffer_).substr(envelope_len_);
+}
+
+void MessageIntake::amend_message(std::string_view fields, std::string_view our_authserv_id, bool junk) {
+  if (!open_ || file_) return;
+  std::string message = buffer_.substr(envelope_len_);
+  if (!our_authserv_id.empty()) message = remove_authentication_results(message, our_authserv_id);
+  envelope_.junk = junk;
+  buffer_ = serialize_envelope(envelope_);
+  envelope_len_ = buffer_.size();
+  buffer_ += fields;
+  buffer_ += message;
 }
 
 void MessageIntake::discard_message() {

@@ -16,6 +16,7 @@
 
 #include "base/config.hpp"
 #include "protocol/smtp/session_services.hpp"
+#include "services/abuse/abuse_controls.hpp"
 #include "services/commit_log.hpp"
 #include "services/recipient_directory.hpp"
 #include "services/spool.hpp"
@@ -40,6 +41,9 @@ struct IntakeContext {
   std::function<void(const std::string& id)> on_spooled;     // thread-safe
   std::function<void(MemoryMessage message)> on_logged;      // thread-safe
   std::size_t memory_limit = 256 * 1024;
+  // Rate limits, blocklist verdict and greylisting for this connection;
+  // null: none (tests, tools).
+  abuse::ClientPolicy* policy = nullptr;
 };
 
 class MessageIntake final : public smtp::SessionServices {
@@ -48,6 +52,7 @@ class MessageIntake final : public smtp::SessionServices {
 
   smtp::RecipientVerdict check_recipient(const smtp::Envelope& envelope, const MailAddress& rcpt) override;
   bool sender_allowed(const std::string& user, const MailAddress& sender) override;
+  std::optional<smtp::Reply> check_sender(const smtp::Envelope& envelope) override;
   // Checks a password against the account database (blocking: argon2id).
   bool authenticate(const std::string& user, const std::string& password);
   Result<std::string> open_message(const smtp::Envelope& envelope) override;
@@ -63,10 +68,19 @@ class MessageIntake final : public smtp::SessionServices {
   void commit_async(std::move_only_function<void(Result<void>)> done);
 
   bool delivered_directly() const { return direct_; }
+
+  // The message as received so far, while it is held in memory (not spilled
+  // to a file); the inbound checks read it at the end of DATA.
+  std::optional<std::string_view> message_in_memory() const;
+  // After the inbound checks, before commit: puts `fields` at the top, drops
+  // Authentication-Results fields claiming `our_authserv_id` (RFC 8601 §5),
+  // and with `junk` files the local copies in the Junk folder.
+  void amend_message(std::string_view fields, std::string_view our_authserv_id, bool junk);
   const std::vector<std::string>& mailboxes() const { return mailboxes_; }
 
  private:
   void spill();
+  smtp::RecipientVerdict recipient_verdict(const smtp::Envelope& envelope, const MailAddress& rcpt) const;
 
   IntakeContext ctx_;
   QueueEnvelope envelope_;

@@ -66,9 +66,9 @@ bool QueueEntry::done() const {
 }
 
 std::string serialize_envelope(const QueueEnvelope& e) {
-  std::string out = fmt::format("{}\nid {}\narrival {}\nclient {}\nhelo {}\nsender {}\nflags{}{}\n", magic, e.id,
+  std::string out = fmt::format("{}\nid {}\narrival {}\nclient {}\nhelo {}\nsender {}\nflags{}{}{}\n", magic, e.id,
                                 e.arrival, clean(e.client_ip), clean(e.helo), clean(e.sender),
-                                e.smtputf8 ? " smtputf8" : "", e.body_8bit ? " 8bitmime" : "");
+                                e.smtputf8 ? " smtputf8" : "", e.body_8bit ? " 8bitmime" : "", e.junk ? " junk" : "");
   for (const auto& r : e.recipients) out += fmt::format("rcpt {}\t{}\n", clean(r.address), clean(r.mailbox));
   out += "\n";
   return out;
@@ -100,6 +100,7 @@ Result<QueueEnvelope> parse_envelope(std::string_view text) {
     else if (key == "flags") {
       e.smtputf8 = value.find("smtputf8") != std::string_view::npos;
       e.body_8bit = value.find("8bitmime") != std::string_view::npos;
+      e.junk = value.find("junk") != std::string_view::npos;
     } else if (key == "rcpt") {
       auto tab = value.find('\t');
       if (tab == std::string_view::npos) return bad("bad rcpt line");

@@ -28,6 +28,7 @@ struct QueueEnvelope {
   std::string sender;  // empty for the null reverse path <>
   bool smtputf8 = false;
   bool body_8bit = false;
+  bool junk = false;  // local copies go to the Junk folder (DMARC p=quarantine)
   std::vector<QueuedRecipient> recipients;
 };
 

@@ -52,9 +52,10 @@ def tern_factory(tmp_path, request):
 
     def start(smtp: dict | None = None, users: dict | None = None,
               server: dict | None = None, host: str = "127.0.0.1",
-              workdir=None, start: bool = True) -> ternlib.TernServer:
+              workdir=None, start: bool = True, sections: dict | None = None,
+              checks: bool = False) -> ternlib.TernServer:
         s = ternlib.TernServer(workdir or tmp_path / f"tern{len(servers)}", smtp=smtp,
-                               users=users, server=server, host=host)
+                               users=users, server=server, host=host, sections=sections, checks=checks)
         servers.append(s)
         if start:
             s.start()

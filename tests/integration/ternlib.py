@@ -83,8 +83,12 @@ def toml_value(v) -> str:
 
 
 def make_config(data_dir: Path, host: str, port: int, smtp: dict | None = None,
-                users: dict | None = None, server: dict | None = None) -> str:
-    """The TOML text of a one-listener server for example.test."""
+                users: dict | None = None, server: dict | None = None,
+                sections: dict | None = None, checks: bool = False) -> str:
+    """The TOML text of a one-listener server for example.test. `checks`: the
+    listener's inbound policy (off by default here: the core tests are about
+    SMTP, not about SPF or rate limits); `sections`: more tables, e.g.
+    {"checks": {...}, "limits": {...}, "dns": {...}}."""
     lines = [
         "# written by tests/integration/ternlib.py",
         "[server]",
@@ -95,6 +99,7 @@ def make_config(data_dir: Path, host: str, port: int, smtp: dict | None = None,
         "[[listener]]",
         'protocol = "smtp"',
         f"address  = {toml_value(listen_address(host, port))}",
+        f"checks   = {toml_value(checks)}",
         "",
         "[[domain]]",
         f"name = {toml_value(DOMAIN)}",
@@ -108,6 +113,9 @@ def make_config(data_dir: Path, host: str, port: int, smtp: dict | None = None,
     smtp = {"trusted_networks": [], **(smtp or {})}
     lines += ["", "[smtp]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in smtp.items()]
+    for name, table in (sections or {}).items():
+        lines += ["", f"[{name}]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -442,7 +450,7 @@ class TernServer:
 
     def __init__(self, workdir: Path, smtp: dict | None = None,
                  host: str = "127.0.0.1", users: dict | None = None,
-                 server: dict | None = None):
+                 server: dict | None = None, sections: dict | None = None, checks: bool = False):
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host = host
@@ -452,7 +460,7 @@ class TernServer:
         self.log_path = workdir / "ternd.log"
         self.smtp = dict(smtp or {})
         self.config_path.write_text(
-            make_config(self.data_dir, host, self.port, self.smtp, users, server))
+            make_config(self.data_dir, host, self.port, self.smtp, users, server, sections, checks))
         self.proc: subprocess.Popen | None = None
         self.exit_codes: list[int] = []
 

@@ -26,7 +26,7 @@ def server(tmp_path):
     ports = {"smtp": free_port(), "submission": free_port(), "submissions": free_port()}
     data = tmp_path / "var"
     cfg = tmp_path / "tern.toml"
-    listeners = "".join(f'[[listener]]\nprotocol = "{p}"\naddress = "127.0.0.1:{port}"\n\n' for p, port in ports.items())
+    listeners = "".join(f'[[listener]]\nprotocol = "{p}"\naddress = "127.0.0.1:{port}"\nchecks = false\n\n' for p, port in ports.items())
     cfg.write_text(f'[server]\nhostname = "localhost"\ndata_dir = "{data}"\n\n{listeners}'
                    '[[domain]]\nname = "example.test"\n\n'
                    '[smtp]\ntrusted_networks = []\nhide_authenticated_client = true\n[dns]\nservers = ["127.0.0.1:9"]\ntimeout = 1\n')

@@ -250,6 +250,11 @@ void ServerSession::on_mail(const ParsedCommand& pc) {
                                                   log_escape(path->address.to_string(), 256), log_escape(auth_user_, 256))});
   next.mail_from = path->address;
   next.auth_user = auth_user_;
+  if (auto refused = services_.check_sender(next)) {
+    // Rate limits and blocklists are not the client's syntax errors.
+    exempt_from_error_budget_ = true;
+    return reply(*refused);
+  }
   env_ = std::move(next);
   mail_seen_ = true;
   reply(Reply{250, "2.1.0", "Ok"});
@@ -286,6 +291,14 @@ void ServerSession::on_rcpt(const ParsedCommand& pc) {
                                                     log_escape(path->address.to_string(), 256))});
     case RecipientVerdict::try_later:
       return reply(Reply{451, "4.3.0", "Error: recipient lookup failed, try again later"});
+    case RecipientVerdict::rate_limited:
+      exempt_from_error_budget_ = true;
+      return reply(Reply{451, "4.7.1", "Error: too many recipients from you lately, try again later"});
+    case RecipientVerdict::greylisted:
+      exempt_from_error_budget_ = true;
+      // RFC 6647 §2.1: a temporary failure a real MTA retries.
+      return reply(Reply{451, "4.7.1", fmt::format("<{}>: Recipient address rejected: Greylisted, try again later",
+                                                    log_escape(path->address.to_string(), 256))});
   }
 }
 
@@ -381,6 +394,18 @@ void ServerSession::on_commit(const Result<void>& result) {
     // Nothing durable: the client keeps the message and retries (RFC 5321 §4.2.5).
     reply(Reply{451, "4.3.0", result.error().client_text});
   }
+  reset_transaction();
+  if (shutdown_pending_) {
+    on_shutdown();
+    return;
+  }
+  process();
+}
+
+void ServerSession::on_commit_refused(const Reply& refusal) {
+  if (state_ != State::awaiting_commit) return;
+  state_ = State::command;
+  reply(refusal);
   reset_transaction();
   if (shutdown_pending_) {
     on_shutdown();

@@ -45,6 +45,10 @@ class ServerSession {
   // message durable (off the I/O thread) and then call on_commit().
   bool awaiting_commit() const { return state_ == State::awaiting_commit; }
   void on_commit(const Result<void>& result);
+  // Policy refused the message after its data (DMARC p=reject, a blocklisted
+  // sender domain): answers `refusal` instead of committing. The driver has
+  // discarded what it stored.
+  void on_commit_refused(const Reply& refusal);
 
   // After "220 Ready to start TLS": the driver runs the TLS handshake on the
   // socket, then calls on_tls_started() (or on_tls_failed()).

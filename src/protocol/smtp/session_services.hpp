@@ -11,6 +11,7 @@
 
 #include "base/error.hpp"
 #include "formats/mail_address.hpp"
+#include "protocol/smtp/reply.hpp"
 
 namespace tern::smtp {
 
@@ -31,6 +32,8 @@ enum class RecipientVerdict {
   unknown_user,    // local domain, no such user: 550 5.1.1
   relay_denied,    // not ours, and the client may not relay: 554 5.7.1
   try_later,       // lookup failed temporarily: 451 4.3.0
+  rate_limited,    // the client or user sent too many recipients lately: 451 4.7.1
+  greylisted,      // first attempt of an unknown triplet: 451 4.7.1, retry later
 };
 
 class SessionServices {
@@ -39,6 +42,9 @@ class SessionServices {
   virtual RecipientVerdict check_recipient(const Envelope& envelope, const MailAddress& rcpt) = 0;
   // May the authenticated user use this envelope sender (RFC 6409 §8)?
   virtual bool sender_allowed(const std::string& user, const MailAddress& sender) = 0;
+  // Policy on a new transaction (rate limits, a blocklisted client): a reply
+  // refuses the MAIL command with it; nothing lets it through.
+  virtual std::optional<Reply> check_sender(const Envelope&) { return std::nullopt; }
   // Starts a message for the envelope (all recipients known). Returns the queue
   // id. trace_header is the Received: header the session built for it.
   virtual Result<std::string> open_message(const Envelope& envelope) = 0;

@@ -23,6 +23,7 @@ QueueEnvelope sample_envelope(std::string id) {
   e.sender = "a@client.example";
   e.smtputf8 = true;
   e.body_8bit = true;
+  e.junk = true;
   e.recipients = {{"demo@example.test", "demo@example.test"},
                   {"Info@Example.test", "demo@example.test"},
                   {"alice@example.test", "alice@example.test"},
@@ -57,6 +58,7 @@ TEST(SpoolEnvelope, SerializeParseRoundTrip) {
   EXPECT_EQ(back->sender, e.sender);
   EXPECT_TRUE(back->smtputf8);
   EXPECT_TRUE(back->body_8bit);
+  EXPECT_TRUE(back->junk);  // DMARC quarantine survives the log and the spool
   ASSERT_EQ(back->recipients.size(), 4u);
   for (std::size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(back->recipients[i].address, e.recipients[i].address);
@@ -67,7 +69,7 @@ TEST(SpoolEnvelope, SerializeParseRoundTrip) {
 TEST(SpoolEnvelope, NullSenderNoFlagsAndOddHelo) {
   QueueEnvelope e = sample_envelope(make_queue_id());
   e.sender = "";
-  e.smtputf8 = e.body_8bit = false;
+  e.smtputf8 = e.body_8bit = e.junk = false;
   e.helo = "two words\r\ninjected 1";
   std::string text = serialize_envelope(e);
   auto back = parse_envelope(std::string_view(text).substr(0, text.size() - 1));  // without the blank line
@@ -75,6 +77,7 @@ TEST(SpoolEnvelope, NullSenderNoFlagsAndOddHelo) {
   EXPECT_EQ(back->sender, "");
   EXPECT_FALSE(back->smtputf8);
   EXPECT_FALSE(back->body_8bit);
+  EXPECT_FALSE(back->junk);
   EXPECT_EQ(back->helo, "two words??injected 1");  // line breaks cannot forge a key
   EXPECT_EQ(back->recipients.size(), 4u);
 }

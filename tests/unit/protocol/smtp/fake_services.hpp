@@ -44,6 +44,8 @@ class FakeServices final : public SessionServices {
   bool lookup_fails = false;  // check_recipient -> try_later
   bool fail_open = false;     // open_message -> temporary error
   bool fail_commit = false;   // commit() -> temporary error
+  std::optional<Reply> refuse_mail;                 // check_sender's answer (rate limit, blocklist)
+  std::optional<RecipientVerdict> policy_verdict;   // replaces accept (rate_limited, greylisted)
 
   // --- what happened -----------------------------------------------------------
   std::vector<std::string> journal;  // one line per call, in order
@@ -59,10 +61,12 @@ class FakeServices final : public SessionServices {
     if (lookup_fails) return RecipientVerdict::try_later;
     if (rcpt.domain.empty())
       return iequals(rcpt.local_part, "postmaster") ? RecipientVerdict::accept : RecipientVerdict::unknown_user;
-    if (users.contains(rcpt.lookup_key())) return RecipientVerdict::accept;
+    if (users.contains(rcpt.lookup_key())) return policy_verdict.value_or(RecipientVerdict::accept);
     if (local_domains.contains(to_lower(rcpt.domain))) return RecipientVerdict::unknown_user;
     return RecipientVerdict::relay_denied;
   }
+
+  std::optional<Reply> check_sender(const Envelope&) override { return refuse_mail; }
 
   Result<std::string> open_message(const Envelope& envelope) override {
     journal.push_back("open " + std::to_string(envelope.recipients.size()));
