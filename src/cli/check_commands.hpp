@@ -5,8 +5,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
+#include <string>
 
 #include "base/config.hpp"
+#include "base/error.hpp"
+#include "services/dns/unbound_resolver.hpp"
 
 namespace tern::cli {
 
@@ -19,5 +23,14 @@ void add_check_spf(CLI::App& check, std::function<Config()> load_config);
 void add_check_dkim(CLI::App& check, std::function<Config()> load_config);
 void add_check_dmarc(CLI::App& check, std::function<Config()> load_config);
 void set_check_failed(int code);
+
+// The resolver a check asks, already running on its own thread: `dns`
+// ("HOST:PORT") or else the configuration's [dns] servers; `timeout_seconds`
+// per lookup (fractions allowed), 0 for the configuration's [dns] timeout.
+Result<std::unique_ptr<dns::UnboundResolver>> check_resolver(const std::string& dns, double timeout_seconds,
+                                                             const std::function<Config()>& load_config);
+// Runs a check's body; an exception (an unreadable configuration) is a
+// setup problem: its message on stderr and exit code 2.
+void run_check(const std::function<void()>& body);
 
 }  // namespace tern::cli

@@ -39,30 +39,17 @@ void print(const std::vector<dkim::DkimSignatureResult>& results) {
 }
 
 void run(const Options& opt, const std::function<Config()>& load_config) {
-  dns::UnboundSettings settings;
-  unsigned timeout = opt.timeout;
-  if (!opt.dns.empty()) {
-    settings.servers = {opt.dns};
-  } else {
-    Config cfg = load_config();
-    settings.servers = cfg.dns.servers;
-    if (timeout == 0) timeout = cfg.dns.timeout;
-  }
-  if (timeout == 0) timeout = 10;
-  settings.timeout = std::chrono::seconds(timeout);
-
   // Files on disk usually have LF line ends; the wire form has CRLF
   // (RFC 6376 §5.3 asks the same conversion of a signer).
   std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   auto message = std::make_shared<const std::string>(dkim::to_crlf(text));
 
-  auto resolver = dns::UnboundResolver::create(settings);
+  auto resolver = check_resolver(opt.dns, opt.timeout, load_config);
   if (!resolver) {
     std::fprintf(stderr, "tern: %s\n", resolver.error().detail.c_str());
     set_check_failed(2);
     return;
   }
-  (*resolver)->start_thread();
   std::promise<std::vector<dkim::DkimSignatureResult>> promise;
   auto future = promise.get_future();
   // The callback may run on the resolver's thread; the promise hands the
@@ -83,14 +70,7 @@ void add_check_dkim(CLI::App& check, std::function<Config()> load_config) {
   auto* cmd = check.add_subcommand("dkim", "verify the DKIM signatures of the message on stdin");
   cmd->add_option("--dns", opt->dns, "DNS server to ask, HOST:PORT (default: the configuration's [dns] servers)");
   cmd->add_option("--timeout", opt->timeout, "seconds per DNS lookup (default: the configuration's [dns] timeout)");
-  cmd->callback([opt, load_config] {
-    try {
-      run(*opt, load_config);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "tern: %s\n", e.what());
-      set_check_failed(2);
-    }
-  });
+  cmd->callback([opt, load_config] { run_check([&] { run(*opt, load_config); }); });
 }
 
 }  // namespace tern::cli

@@ -99,20 +99,8 @@ void run(const Options& opt, const std::function<Config()>& load_config) {
   auto psl = dmarc::load_public_suffix_list(opt.psl);
   if (!psl) return usage_error(psl.error().detail);
 
-  dns::UnboundSettings settings;
-  unsigned timeout = opt.timeout;
-  if (!opt.dns.empty()) {
-    settings.servers = {opt.dns};
-  } else {
-    Config cfg = load_config();
-    settings.servers = cfg.dns.servers;
-    if (timeout == 0) timeout = cfg.dns.timeout;
-  }
-  if (timeout == 0) timeout = 10;
-  settings.timeout = std::chrono::seconds(timeout);
-  auto resolver = dns::UnboundResolver::create(settings);
+  auto resolver = check_resolver(opt.dns, opt.timeout, load_config);
   if (!resolver) return usage_error(resolver.error().detail);
-  (*resolver)->start_thread();
 
   std::promise<dmarc::DmarcOutcome> promise;
   auto future = promise.get_future();
@@ -138,7 +126,7 @@ void add_check_dmarc(CLI::App& check, std::function<Config()> load_config) {
   cmd->add_option("--spf", opt->spf, "SPF result and the MAIL FROM domain it was for: RESULT[:DOMAIN]");
   cmd->add_option("--dkim", opt->dkim, "a DKIM signature's result and d=: RESULT:DOMAIN (repeatable)");
   cmd->add_option("--psl", opt->psl, "Public Suffix List file (default: " + opt->psl + ")");
-  cmd->callback([opt, load_config] { run(*opt, load_config); });
+  cmd->callback([opt, load_config] { run_check([&] { run(*opt, load_config); }); });
 }
 
 }  // namespace tern::cli

@@ -52,21 +52,8 @@ void run(const Options& opt, const std::function<Config()>& load_config) {
     return usage_error("--identity must be mailfrom or helo");
   if (!(opt.timeout >= 0) || opt.timeout > 3600) return usage_error("--timeout: 0 to 3600 seconds");
 
-  dns::UnboundSettings settings;
-  double timeout = opt.timeout;
-  if (!opt.dns.empty()) {
-    settings.servers = {opt.dns};
-  } else {
-    Config cfg = load_config();
-    settings.servers = cfg.dns.servers;
-    if (timeout == 0) timeout = cfg.dns.timeout;
-  }
-  if (timeout == 0) timeout = 10;
-  settings.timeout = std::chrono::milliseconds(static_cast<long>(std::ceil(timeout * 1000)));
-
-  auto resolver = dns::UnboundResolver::create(settings);
+  auto resolver = check_resolver(opt.dns, opt.timeout, load_config);
   if (!resolver) return usage_error(resolver.error().detail);
-  (*resolver)->start_thread();
 
   spf::SpfRequest request{*ip, opt.helo, opt.sender, opt.receiver};
   std::promise<spf::SpfOutcome> promise;
@@ -97,14 +84,7 @@ void add_check_spf(CLI::App& check, std::function<Config()> load_config) {
   cmd->add_option("--dns", opt->dns, "DNS server to ask, HOST:PORT (default: the configuration's [dns] servers)");
   cmd->add_option("--timeout", opt->timeout,
                   "seconds per DNS lookup, fractions allowed (default: the configuration's [dns] timeout)");
-  cmd->callback([opt, load_config] {
-    try {
-      run(*opt, load_config);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "tern: %s\n", e.what());
-      set_check_failed(2);
-    }
-  });
+  cmd->callback([opt, load_config] { run_check([&] { run(*opt, load_config); }); });
 }
 
 }  // namespace tern::cli
