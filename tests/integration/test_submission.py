@@ -32,7 +32,9 @@ def server(tmp_path):
     listeners = "".join(f'[[listener]]\nprotocol = "{p}"\naddress = "127.0.0.1:{port}"\nchecks = false\n\n' for p, port in ports.items())
     cfg.write_text(f'[server]\nhostname = "mx.example.test"\ndata_dir = "{data}"\n\n{listeners}'
                    '[[domain]]\nname = "example.test"\n\n[[user]]\naddress = "demo@example.test"\n\n'
-                   '[smtp]\ntrusted_networks = []\n[dns]\nservers = ["127.0.0.1:9"]\ntimeout = 1\n')
+                   '[smtp]\ntrusted_networks = []\n'
+                   '[limits]\nmessages_per_user = 3\n'  # small, for the outbound rate limit test
+                   '[dns]\nservers = ["127.0.0.1:9"]\ntimeout = 1\n')
     tern = [str(BUILD_DIR / "tern"), "-c", str(cfg)]
     r = subprocess.run(tern + ["user", "add", "alice@example.test", "--password-stdin"],
                        input=PASSWORD + "\n", capture_output=True, text=True)
@@ -195,3 +197,23 @@ def test_msmtp_wrong_password_is_refused(server, tmp_path):
                        capture_output=True, timeout=60)
     assert r.returncode != 0
     assert b"535" in r.stderr, r.stderr
+
+
+def test_per_user_outbound_rate_limit(server):
+    """[limits] messages_per_user: a leaked password cannot turn the server
+    into a spam cannon; over the limit MAIL gets 451 4.7.1, the user's
+    other mail waits, and the event is logged."""
+    codes = []
+    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], timeout=15, context=client_context()) as s:
+        s.ehlo("client.test")
+        s.login("alice@example.test", PASSWORD)
+        for _ in range(4):
+            code, text = s.docmd("MAIL", "FROM:<alice@example.test>")
+            codes.append((code, text))
+            s.docmd("RSET")
+    assert [c for c, _ in codes] == [250, 250, 250, 451], codes
+    assert b"4.7.1" in codes[-1][1]
+    deadline = time.monotonic() + 5  # the log is written asynchronously
+    while "what=messages_per_user" not in server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "event=rate_limited what=messages_per_user" in server.log_path.read_text()
