@@ -10,7 +10,10 @@
 #   BENCH_MESSAGES_LARGE  messages per 100 KiB case (default 2000)
 #   BENCH_SESSIONS        sessions to try           (default "1 20")
 #   BENCH_SIZES           message payload sizes     (default "4096 102400")
-#   BENCH_SERVERS         which rows to run         (default "smtp-sink Postfix Tern")
+#   BENCH_SERVERS         which rows to run         (default "smtp-sink Postfix Tern Tern+checks")
+#                         Tern+checks: a second ternd with the inbound checks on
+#                         (SPF, DKIM, DMARC, iprev against unbound on loopback;
+#                         [limits] off so only the checks' cost shows)
 #   BENCH_REUSE=0         a new connection per message (default: smtp-source -d,
 #                         each session keeps its connection for all its messages)
 #   BENCH_REPEAT=N        run each case N times, report the best (a shared machine)
@@ -27,9 +30,11 @@ bench_setup_tmp
 PORT_TERN=2525
 PORT_POSTFIX=2526
 SINK_ADDR=127.0.0.2:2527
+PORT_TERN_CHECKS=2528
+DNS_PORT=5354
 SESSIONS=${BENCH_SESSIONS:-"1 20"}
 SIZES=${BENCH_SIZES:-"4096 102400"}
-SERVERS=${BENCH_SERVERS:-"smtp-sink Postfix Tern"}
+SERVERS=${BENCH_SERVERS:-"smtp-sink Postfix Tern Tern+checks"}
 RESULTS=$BENCH_TMP/results.tsv
 REUSE=()
 [[ ${BENCH_REUSE:-1} = 1 ]] && REUSE=(--reuse)
@@ -83,6 +88,47 @@ if want Tern; then
         log "Tern ($TERND) up on 127.0.0.1:$PORT_TERN"
     fi
     ((TERN_OK)) || log "Tern: skipped: $TERN_WHY"
+fi
+
+# ---- Tern with the inbound checks on, and the DNS they ask
+TERNC=$BENCH_TMP/tern-checks
+TERNC_NEW=$TERNC/var/mail/example.test/demo/Maildir/new
+TERNC_OK=0
+if want Tern+checks && [[ -x $TERND ]]; then
+    # smtp-source sends as bench@bench.test from HELO client.bench.test.
+    zone=$(cat <<'ZONE'
+    local-zone: "bench.test." static
+    local-data: 'bench.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+    local-data: 'client.bench.test. TXT "v=spf1 a -all"'
+    local-data: 'client.bench.test. A 127.0.0.1'
+    local-data: '_dmarc.bench.test. TXT "v=DMARC1; p=none"'
+ZONE
+)
+    if unbound_start "$BENCH_TMP/unbound" 127.0.0.1 "$DNS_PORT" "$zone"; then
+        mkdir -p "$TERNC"
+        tern_base_config "$TERNC/var" "$PORT_TERN_CHECKS" | sed 's/^checks   = false/checks   = true/' >"$TERNC/tern.toml"
+        printf '\n[dns]\nservers = ["127.0.0.1:%s"]\n\n[limits]\n%s\n' "$DNS_PORT" \
+            "connections_per_ip = 0
+connection_rate_per_ip = 0
+messages_per_ip = 0
+recipients_per_ip = 0" >>"$TERNC/tern.toml"
+        TERN_PID_PLAIN=${TERN_PID:-}
+        if tern_start "$TERNC/tern.toml" "$TERNC/ternd.log" "$PORT_TERN_CHECKS" &&
+           probe_send 127.0.0.1 "$PORT_TERN_CHECKS" demo@example.test >/dev/null &&
+           wait_for_count 1 20 count_files "$TERNC_NEW"; then
+            TERNC_PID=$TERN_PID
+            TERNC_OK=1
+            grep -q "event=checked" "$TERNC/ternd.log" || log "warning: Tern+checks did not log event=checked"
+            sleep 0.5
+            empty_dir "$TERNC_NEW"
+            log "Tern+checks up on 127.0.0.1:$PORT_TERN_CHECKS (DNS 127.0.0.1:$DNS_PORT)"
+        else
+            log "Tern+checks: skipped: it did not start or deliver the probe"
+        fi
+        TERN_PID=$TERN_PID_PLAIN
+    else
+        log "Tern+checks: skipped: unbound did not start"
+    fi
 fi
 
 tern_alive() {
@@ -142,6 +188,17 @@ for size in $SIZES; do
                     settle
                 else
                     skip_row Tern "$sess" "$size" "$n"
+                fi
+            fi
+            if want Tern+checks; then
+                if ((TERNC_OK)) && kill -0 "$TERNC_PID" 2>/dev/null; then
+                    run Tern+checks "127.0.0.1:$PORT_TERN_CHECKS" "$sess" "$size" "$n" --maildir "$TERNC_NEW" \
+                        --server-pid "$TERNC_PID"
+                    sleep 1
+                    empty_dir "$TERNC_NEW"
+                    settle
+                else
+                    skip_row Tern+checks "$sess" "$size" "$n"
                 fi
             fi
         done
