@@ -3,15 +3,34 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <mutex>
 
+#include "base/strings.hpp"
 #include "services/durable_file.hpp"
 
 namespace tern::runtime {
 namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+// A final reply on the plain socket; the caller then ends the connection.
+asio::awaitable<void> say_and_close(Connection& conn, const std::string& text) {
+  co_await asio::async_write(conn.socket, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
 
 std::string authserv_id(const Config& config) {
   return config.checks.authserv_id.empty() ? config.hostname : config.checks.authserv_id;
@@ -75,6 +94,98 @@ asio::awaitable<inbound::CheckVerdict> judge_message(ServerContext& ctx, const C
   // `checker` (and the resolver) stay alive in this frame until the answer.
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(inbound::CheckVerdict)>(
       initiate, asio::use_awaitable);
+}
+
+asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const Config& cfg, std::uint64_t sid,
+                                    IpAddress ip, abuse::ClientPolicy& policy, ConnectionSlot& slot,
+                                    inbound::ClientFacts& facts, bool may_pause) {
+  const std::string addr = ip.to_string();
+  // [limits]: how many at once, and how fast, from one address (RFC 5321
+  // §3.8: a server may answer 421 instead of the greeting and close).
+  const auto& l = cfg.limits;
+  if (!ctx.abuse().ip_connections.try_acquire(addr, l.connections_per_ip)) {
+    spdlog::warn("session={} event=rate_limited what=connections_per_ip client={} limit={}", sid, addr,
+                 l.connections_per_ip);
+    std::string refusal = fmt::format("421 4.7.0 {} Error: too many connections from your address\r\n", cfg.hostname);
+    co_await say_and_close(conn, refusal);
+    co_return false;
+  }
+  slot.counter = &ctx.abuse().ip_connections;
+  slot.key = addr;
+  if (!ctx.abuse().ip_connections_rate.try_acquire(
+          addr, abuse::RateLimit{l.connection_rate_per_ip, std::chrono::seconds(60)}, abuse::Clock::now())) {
+    spdlog::warn("session={} event=rate_limited what=connection_rate_per_ip client={} limit={}", sid, addr,
+                 l.connection_rate_per_ip);
+    std::string refusal = fmt::format(
+        "421 4.7.0 {} Error: too many connections from your address lately, try again later\r\n", cfg.hostname);
+    co_await say_and_close(conn, refusal);
+    co_return false;
+  }
+
+  facts = co_await learn_client(ctx, cfg, ip);
+  if (!facts.dnsbl.empty()) {
+    const auto& hit = facts.dnsbl.front();
+    spdlog::warn("session={} event=dnsbl_listed client={} zone={} answer={} action={}", sid, addr, hit.zone,
+                 hit.answer, cfg.checks.dnsbl_action);
+    if (cfg.checks.dnsbl_action == "reject")
+      policy.block(smtp::Reply{554, "5.7.1",
+                               fmt::format("Service unavailable; client [{}] blocked using {}", addr, hit.zone)});
+  }
+  if (facts.iprev)
+    spdlog::info("session={} event=iprev client={} result={} name={}", sid, addr, facts.iprev->result,
+                 facts.iprev->name.empty() ? "-" : facts.iprev->name);
+
+  if (cfg.checks.greet_pause == 0 || !may_pause) co_return true;
+  // The pregreet test (like postscreen's): an SMTP client waits for the
+  // greeting (RFC 5321 §3.1); bots that talk first are dropped.
+  std::array<char, 512> early{};
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  pause.expires_after(std::chrono::seconds(cfg.checks.greet_pause));
+  auto r = co_await (conn.socket.async_read_some(asio::buffer(early), asio::as_tuple(asio::use_awaitable)) ||
+                     pause.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (r.index() == 1) co_return true;  // silent until the pause ended: a polite client
+  auto [ec, n] = std::get<0>(r);
+  if (ec) co_return false;  // gone already
+  spdlog::warn("session={} event=pregreet client={} bytes={} text=\"{}\"", sid, addr, n,
+               log_escape(std::string_view(early.data(), n), 60));
+  std::string refusal = fmt::format("554 5.5.1 {} Error: you talked before the greeting\r\n", cfg.hostname);
+  co_await say_and_close(conn, refusal);
+  co_return false;
+}
+
+asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& cfg, std::uint64_t sid,
+                                               smtp::ServerSession& session, MessageIntake& intake, IpAddress ip,
+                                               const inbound::ClientFacts& facts) {
+  auto text = intake.message_in_memory();
+  if (!text) {
+    spdlog::info("session={} queue_id={} event=checks_skipped reason=message_too_large_for_memory", sid,
+                 session.queue_id());
+    co_return true;
+  }
+  inbound::CheckRequest rq;
+  rq.client_ip = ip;
+  rq.helo = session.envelope().helo;
+  rq.mail_from = session.envelope().mail_from.to_string();
+  rq.message = std::make_shared<const std::string>(*text);
+  rq.client = facts;
+  rq.now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  inbound::CheckVerdict v = co_await judge_message(ctx, cfg, std::move(rq));
+  using Action = inbound::CheckVerdict::Action;
+  spdlog::info("session={} queue_id={} event=checked {} action={}", sid, session.queue_id(),
+               v.summary.empty() ? "none" : v.summary,
+               v.action == Action::reject ? "reject" : v.action == Action::junk ? "junk" : "deliver");
+  if (!v.dmarc_report_line.empty()) ctx.record_dmarc(cfg.data_dir, std::move(v.dmarc_report_line));
+  if (v.action == Action::reject && v.reply) {
+    intake.discard_message();
+    spdlog::info("session={} queue_id={} event=rejected from=<{}> reply=\"{} {}\"", sid, session.queue_id(),
+                 log_escape(session.envelope().mail_from.to_string()), v.reply->code,
+                 log_escape(v.reply->lines.front(), 200));
+    session.on_commit_refused(*v.reply);
+    co_return false;
+  }
+  intake.amend_message(v.header_fields, authserv_id(cfg), v.action == Action::junk);
+  co_return true;
 }
 
 void ServerContext::record_dmarc(const std::filesystem::path& data_dir, std::string line) {

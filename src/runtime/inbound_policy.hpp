@@ -8,6 +8,7 @@
 
 #include "runtime/server_context.hpp"
 #include "services/inbound_checks.hpp"
+#include "services/message_intake.hpp"
 
 namespace tern::runtime {
 
@@ -19,5 +20,34 @@ boost::asio::awaitable<inbound::CheckVerdict> judge_message(ServerContext& ctx, 
 
 // The Authentication-Results id: [checks] authserv_id, or the host name.
 std::string authserv_id(const Config& config);
+
+// A per-IP connection slot, released when the session ends, however it ends.
+struct ConnectionSlot {
+  abuse::ConnectionCounter* counter = nullptr;
+  std::string key;
+  ConnectionSlot() = default;
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~ConnectionSlot() {
+    if (counter) counter->release(key);
+  }
+};
+
+// Before the greeting, for a client the checks apply to: [limits] on
+// connections (421 4.7.0), DNS blocklists (a listing with dnsbl_action
+// "reject" blocks every MAIL through `policy`), iprev into `facts`, and
+// the greet pause (554 5.5.1 to a client that talks first; only when
+// `may_pause`). False: the client got its refusal; end the connection.
+boost::asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const Config& config,
+                                           std::uint64_t sid, IpAddress ip, abuse::ClientPolicy& policy,
+                                           ConnectionSlot& slot, inbound::ClientFacts& facts, bool may_pause);
+
+// At the end of DATA, for a message held in memory: judges it (SPF, DKIM,
+// DMARC, sender-domain lists), records the DMARC report line, and either
+// refuses it (the intake discards it, the session answers; returns false)
+// or amends it (Authentication-Results on top, forged ones out, Junk).
+boost::asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& config, std::uint64_t sid,
+                                                      smtp::ServerSession& session, MessageIntake& intake,
+                                                      IpAddress ip, const inbound::ClientFacts& facts);
 
 }  // namespace tern::runtime

@@ -55,20 +55,6 @@ std::string redact_auth(std::string_view chunk) {
 
 }  // namespace
 
-// Releases a per-IP connection slot when the session ends, however it ends.
-struct ConnectionSlot {
-  abuse::ConnectionCounter* counter = nullptr;
-  std::string key;
-  ~ConnectionSlot() {
-    if (counter) counter->release(key);
-  }
-};
-
-// Writes a final reply on the plain socket and lets the caller close.
-asio::awaitable<void> say_and_close(Connection& conn, const std::string& text) {
-  co_await asio::async_write(conn.socket, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
-}
-
 asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind,
                                  bool listener_checks) {
   auto generation = ctx.generation();
@@ -91,56 +77,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
   inbound::ClientFacts facts;
   const auto client_ip = IpAddress::parse(ip);
   if (checks && client_ip) {
-    // [limits]: how many at once, and how fast, from one address (421 4.7.0,
-    // RFC 5321 §3.8: the server may close with 421 before the greeting).
-    const auto& l = cfg.limits;
-    if (!ctx.abuse().ip_connections.try_acquire(ip, l.connections_per_ip)) {
-      spdlog::warn("session={} event=rate_limited what=connections_per_ip client={} limit={}", sid, ip,
-                   l.connections_per_ip);
-      std::string refusal = fmt::format("421 4.7.0 {} Error: too many connections from your address\r\n", cfg.hostname);
-      co_await say_and_close(*conn, refusal);
-      co_return;
-    }
-    slot.counter = &ctx.abuse().ip_connections;  // not a temporary: its destructor releases
-    slot.key = ip;
-    if (!ctx.abuse().ip_connections_rate.try_acquire(ip, abuse::RateLimit{l.connection_rate_per_ip, std::chrono::seconds(60)},
-                                                     abuse::Clock::now())) {
-      spdlog::warn("session={} event=rate_limited what=connection_rate_per_ip client={} limit={}", sid, ip,
-                   l.connection_rate_per_ip);
-      std::string refusal = fmt::format(
-          "421 4.7.0 {} Error: too many connections from your address lately, try again later\r\n", cfg.hostname);
-      co_await say_and_close(*conn, refusal);
-      co_return;
-    }
-    facts = co_await learn_client(ctx, cfg, *client_ip);
-    if (!facts.dnsbl.empty()) {
-      spdlog::warn("session={} event=dnsbl_listed client={} zone={} answer={} action={}", sid, ip,
-                   facts.dnsbl.front().zone, facts.dnsbl.front().answer, cfg.checks.dnsbl_action);
-      if (cfg.checks.dnsbl_action == "reject")
-        policy.block(smtp::Reply{554, "5.7.1", fmt::format("Service unavailable; client [{}] blocked using {}", ip,
-                                                           facts.dnsbl.front().zone)});
-    }
-    if (facts.iprev)
-      spdlog::info("session={} event=iprev client={} result={} name={}", sid, ip, facts.iprev->result,
-                   facts.iprev->name.empty() ? "-" : facts.iprev->name);
-    if (cfg.checks.greet_pause > 0 && kind != ListenerKind::submissions) {
-      // The pregreet test (postscreen): an SMTP client must wait for the
-      // greeting (RFC 5321 §3.1); bots that talk first are dropped.
-      std::array<char, 512> early{};
-      asio::steady_timer pause(co_await asio::this_coro::executor);
-      pause.expires_after(std::chrono::seconds(cfg.checks.greet_pause));
-      auto r = co_await (conn->socket.async_read_some(asio::buffer(early), asio::as_tuple(asio::use_awaitable)) ||
-                         pause.async_wait(asio::as_tuple(asio::use_awaitable)));
-      if (r.index() == 0) {
-        auto [ec, n] = std::get<0>(r);
-        if (!ec && n > 0)
-          spdlog::warn("session={} event=pregreet client={} bytes={} text=\"{}\"", sid, ip, n,
-                       log_escape(std::string_view(early.data(), n), 60));
-        std::string refusal = fmt::format("554 5.5.1 {} Error: you talked before the greeting\r\n", cfg.hostname);
-        if (!ec) co_await say_and_close(*conn, refusal);
-        co_return;
-      }
-    }
+    const bool may_pause = kind != ListenerKind::submissions;  // TLS comes first there
+    if (!co_await screen_client(*conn, ctx, cfg, sid, *client_ip, policy, slot, facts, may_pause)) co_return;
   }
 
   // The socket, or TLS over it after STARTTLS (or from the start: submissions).
@@ -256,39 +194,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
       }
       if (!session.awaiting_commit()) break;
       if (checks && client_ip && session.envelope().auth_user.empty()) {
-        // End of DATA: SPF, DKIM, DMARC, sender-domain lists (RFC 7489 §6.6:
-        // a reject is answered here, before anything is stored).
-        auto text = intake.message_in_memory();
-        if (text) {
-          inbound::CheckRequest rq;
-          rq.client_ip = *client_ip;
-          rq.helo = session.envelope().helo;
-          rq.mail_from = session.envelope().mail_from.to_string();
-          rq.message = std::make_shared<const std::string>(*text);
-          rq.client = facts;
-          rq.now_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-          inbound::CheckVerdict v = co_await judge_message(ctx, cfg, std::move(rq));
-          spdlog::info("session={} queue_id={} event=checked {} action={}", sid, session.queue_id(),
-                       v.summary.empty() ? "none" : v.summary,
-                       v.action == inbound::CheckVerdict::Action::reject ? "reject"
-                       : v.action == inbound::CheckVerdict::Action::junk ? "junk"
-                                                                         : "deliver");
-          if (!v.dmarc_report_line.empty()) ctx.record_dmarc(cfg.data_dir, std::move(v.dmarc_report_line));
-          if (v.action == inbound::CheckVerdict::Action::reject && v.reply) {
-            intake.discard_message();
-            spdlog::info("session={} queue_id={} event=rejected from=<{}> reply=\"{} {}\"", sid, session.queue_id(),
-                         log_escape(session.envelope().mail_from.to_string()), v.reply->code,
-                         log_escape(v.reply->lines.front(), 200));
-            session.on_commit_refused(*v.reply);
-            continue;
-          }
-          intake.amend_message(v.header_fields, authserv_id(cfg),
-                               v.action == inbound::CheckVerdict::Action::junk);
-        } else {
-          spdlog::info("session={} queue_id={} event=checks_skipped reason=message_too_large_for_memory", sid,
-                       session.queue_id());
-        }
+        // RFC 7489 §6.6: a refusal is answered here, before anything is stored.
+        if (!co_await judge_message_in_session(ctx, cfg, sid, session, intake, *client_ip, facts)) continue;
       }
       const bool blocking = intake.commit_blocks();
       Result<void> r = blocking
