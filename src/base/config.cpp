@@ -54,7 +54,9 @@ class TableReader {
     out = *n->value<bool>();
   }
 
-  void one_of(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed) {
+  void one_of(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed,
+              std::string_view current) {
+    out = std::string(current);
     string(key, out);
     for (auto a : allowed)
       if (out == a) return;
@@ -148,12 +150,50 @@ std::string system_hostname() {
   return buf;
 }
 
+// The keys of [checks], read over `k` (the defaults, or for a listener's
+// `checks = { ... }` the global [checks]): only what is given changes.
+// The Public Suffix List is loaded once, so its path is global only.
+void read_checks(TableReader& r, ChecksConfig& k, bool global) {
+  r.boolean("spf", k.spf);
+  r.boolean("dkim", k.dkim);
+  r.one_of("dmarc", k.dmarc, {"enforce", "monitor", "off"}, k.dmarc);
+  r.string("authserv_id", k.authserv_id);
+  if (k.authserv_id.find_first_of(" \t\r\n;()\"") != std::string::npos)
+    r.fail(r.node("authserv_id"), "authserv_id", "expected a host name, without spaces, ';', '(' or quotes");
+  if (global) r.string("public_suffix_list", k.public_suffix_list);
+  if (r.has("dnsbl")) k.dnsbl = r.string_list("dnsbl");
+  if (r.has("rhsbl")) k.rhsbl = r.string_list("rhsbl");
+  for (const auto* list : {&k.dnsbl, &k.rhsbl})
+    for (const auto& z : *list)
+      if (z.empty() || z.find_first_of(" \t@/") != std::string::npos)
+        r.fail(r.node(list == &k.dnsbl ? "dnsbl" : "rhsbl"), list == &k.dnsbl ? "dnsbl" : "rhsbl",
+               fmt::format("\"{}\" is not a DNS zone name", z));
+  r.one_of("dnsbl_action", k.dnsbl_action, {"reject", "mark"}, k.dnsbl_action);
+  r.boolean("greylisting", k.greylisting);
+  r.integer("greylist_delay", k.greylist_delay, 1, 86400);
+  r.integer("greet_pause", k.greet_pause, 0, 60);
+}
+
+void read_limits(TableReader& r, LimitsConfig& l) {
+  r.integer("connections_per_ip", l.connections_per_ip, 0, 1000000);
+  r.integer("connection_rate_per_ip", l.connection_rate_per_ip, 0, 1000000);
+  r.integer("messages_per_ip", l.messages_per_ip, 0, 1000000);
+  r.integer("recipients_per_ip", l.recipients_per_ip, 0, 10000000);
+  r.integer("messages_per_user", l.messages_per_user, 0, 1000000);
+  r.integer("recipients_per_user", l.recipients_per_user, 0, 10000000);
+}
+
 Config from_table(const toml::table& root, std::string_view file) {
   Config c;
   c.source = std::string(file);
   c.hostname = system_hostname();
   c.data_dir = "./var";
   TableReader top(root, "", file);
+  struct Overrides {
+    const toml::node* checks = nullptr;
+    const toml::node* limits = nullptr;
+  };
+  std::vector<Overrides> listener_overrides;  // one per listener, in order
 
   if (const toml::node* n = top.take("server")) {
     if (!n->is_table()) top.fail(n, "server", "expected a table [server]");
@@ -199,8 +239,21 @@ Config from_table(const toml::table& root, std::string_view file) {
              fmt::format("\"{}\" is not supported yet (supported: smtp, submission, submissions)", l.protocol));
     if (l.address.empty()) r.fail(&e, "address", "missing (expected \"host:port\")");
     parse_address(r, r.node("address"), l);
+    // checks = true | false | { overrides of [checks] }; limits = { overrides
+    // of [limits] }. The tables are applied once the globals are known.
     l.checks = l.protocol == "smtp";
-    r.boolean("checks", l.checks);
+    const toml::node* checks_node = r.node("checks");
+    if (checks_node && checks_node->is_table()) {
+      r.take("checks");
+      l.checks = true;
+    } else {
+      r.boolean("checks", l.checks);
+      checks_node = nullptr;
+    }
+    const toml::node* limits_node = r.take("limits");
+    if (limits_node && !limits_node->is_table())
+      r.fail(limits_node, "limits", "expected a table of [limits] keys, e.g. { messages_per_ip = 30 }");
+    listener_overrides.push_back({checks_node, limits_node});
     c.listeners.push_back(std::move(l));
   });
 
@@ -278,38 +331,14 @@ Config from_table(const toml::table& root, std::string_view file) {
   if (const toml::node* n = top.take("checks")) {
     if (!n->is_table()) top.fail(n, "checks", "expected a table [checks]");
     TableReader r(*n->as_table(), "checks", file);
-    auto& k = c.checks;
-    r.boolean("spf", k.spf);
-    r.boolean("dkim", k.dkim);
-    r.one_of("dmarc", k.dmarc, {"enforce", "monitor", "off"});
-    r.string("authserv_id", k.authserv_id);
-    if (k.authserv_id.find_first_of(" \t\r\n;()\"") != std::string::npos)
-      r.fail(r.node("authserv_id"), "authserv_id", "expected a host name, without spaces, ';', '(' or quotes");
-    r.string("public_suffix_list", k.public_suffix_list);
-    k.dnsbl = r.string_list("dnsbl");
-    k.rhsbl = r.string_list("rhsbl");
-    for (const auto* list : {&k.dnsbl, &k.rhsbl})
-      for (const auto& z : *list)
-        if (z.empty() || z.find_first_of(" \t@/") != std::string::npos)
-          r.fail(r.node(list == &k.dnsbl ? "dnsbl" : "rhsbl"), list == &k.dnsbl ? "dnsbl" : "rhsbl",
-                 fmt::format("\"{}\" is not a DNS zone name", z));
-    r.one_of("dnsbl_action", k.dnsbl_action, {"reject", "mark"});
-    r.boolean("greylisting", k.greylisting);
-    r.integer("greylist_delay", k.greylist_delay, 1, 86400);
-    r.integer("greet_pause", k.greet_pause, 0, 60);
+    read_checks(r, c.checks, /*global=*/true);
     r.finish();
   }
 
   if (const toml::node* n = top.take("limits")) {
     if (!n->is_table()) top.fail(n, "limits", "expected a table [limits]");
     TableReader r(*n->as_table(), "limits", file);
-    auto& l = c.limits;
-    r.integer("connections_per_ip", l.connections_per_ip, 0, 1000000);
-    r.integer("connection_rate_per_ip", l.connection_rate_per_ip, 0, 1000000);
-    r.integer("messages_per_ip", l.messages_per_ip, 0, 1000000);
-    r.integer("recipients_per_ip", l.recipients_per_ip, 0, 10000000);
-    r.integer("messages_per_user", l.messages_per_user, 0, 1000000);
-    r.integer("recipients_per_user", l.recipients_per_user, 0, 10000000);
+    read_limits(r, c.limits);
     r.finish();
   }
 
@@ -391,6 +420,22 @@ Config from_table(const toml::table& root, std::string_view file) {
   }
 
   top.finish();
+
+  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+    auto& l = c.listeners[i];
+    l.checks_config = c.checks;
+    l.limits_config = c.limits;
+    if (const toml::node* n = listener_overrides[i].checks) {
+      TableReader r(*n->as_table(), "listener.checks", file);
+      read_checks(r, l.checks_config, /*global=*/false);
+      r.finish();
+    }
+    if (const toml::node* n = listener_overrides[i].limits) {
+      TableReader r(*n->as_table(), "listener.limits", file);
+      read_limits(r, l.limits_config);
+      r.finish();
+    }
+  }
 
   if (c.listeners.empty()) throw ConfigError(fmt::format("{}: no [[listener]] configured", file));
   if (c.domains.empty()) throw ConfigError(fmt::format("{}: no [[domain]] configured", file));

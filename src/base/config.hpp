@@ -12,37 +12,6 @@
 
 namespace tern {
 
-struct ListenerConfig {
-  std::string protocol;  // smtp | submission (STARTTLS, AUTH required) | submissions (implicit TLS)
-  std::string host;      // literal address, no brackets
-  std::uint16_t port = 0;
-  std::string address;   // as written, for logs
-  // [checks] and the per-IP [limits] apply to this listener's unauthenticated
-  // clients. Default: on for smtp, off for submission listeners (AUTH there).
-  bool checks = true;
-};
-
-struct UserConfig {
-  std::string address;
-  std::vector<std::string> aliases;
-};
-
-struct SmtpConfig {
-  std::uint64_t max_message_size = 26214400;  // RFC 1870 SIZE, octets
-  unsigned max_recipients = 100;              // RFC 5321 §4.5.3.1.8: at least 100
-  unsigned max_connections = 1000;
-  unsigned max_errors = 10;             // consecutive protocol errors before 421
-  unsigned max_received_headers = 50;   // RFC 5321 §6.3 loop detection
-  unsigned max_line_length = 1000;      // RFC 5321 §4.5.3.1.6, CRLF included
-  unsigned command_timeout = 300;       // seconds; RFC 5321 §4.5.3.2.7
-  unsigned data_timeout = 300;          // seconds per read during DATA
-  unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
-  bool allow_plaintext_auth = false;    // AUTH before STARTTLS, for loopback clients only
-  bool check_from_header = true;        // authenticated mail: From: addresses must be the user's
-  bool hide_authenticated_client = false;  // Received: leaves out an authenticated client's IP (RFC 6409 §8)
-  std::vector<IpNetwork> trusted_networks;
-};
-
 // What incoming mail from unauthenticated, untrusted clients is judged by.
 struct ChecksConfig {
   bool spf = true;                    // RFC 7208, MAIL FROM and HELO
@@ -67,6 +36,41 @@ struct LimitsConfig {
   unsigned recipients_per_ip = 600;       // accepted recipients per minute
   unsigned messages_per_user = 500;       // authenticated senders, per hour
   unsigned recipients_per_user = 2000;    // authenticated senders, per hour
+};
+
+struct ListenerConfig {
+  std::string protocol;  // smtp | submission (STARTTLS, AUTH required) | submissions (implicit TLS)
+  std::string host;      // literal address, no brackets
+  std::uint16_t port = 0;
+  std::string address;   // as written, for logs
+  // [checks] and the per-IP [limits] apply to this listener's unauthenticated
+  // clients. Default: on for smtp, off for submission listeners (AUTH there).
+  bool checks = true;
+  // What applies on this listener: the global [checks] and [limits] with the
+  // listener's own `checks = { ... }` / `limits = { ... }` over them.
+  ChecksConfig checks_config;
+  LimitsConfig limits_config;
+};
+
+struct UserConfig {
+  std::string address;
+  std::vector<std::string> aliases;
+};
+
+struct SmtpConfig {
+  std::uint64_t max_message_size = 26214400;  // RFC 1870 SIZE, octets
+  unsigned max_recipients = 100;              // RFC 5321 §4.5.3.1.8: at least 100
+  unsigned max_connections = 1000;
+  unsigned max_errors = 10;             // consecutive protocol errors before 421
+  unsigned max_received_headers = 50;   // RFC 5321 §6.3 loop detection
+  unsigned max_line_length = 1000;      // RFC 5321 §4.5.3.1.6, CRLF included
+  unsigned command_timeout = 300;       // seconds; RFC 5321 §4.5.3.2.7
+  unsigned data_timeout = 300;          // seconds per read during DATA
+  unsigned shutdown_grace = 30;         // seconds a DATA transfer may finish on stop
+  bool allow_plaintext_auth = false;    // AUTH before STARTTLS, for loopback clients only
+  bool check_from_header = true;        // authenticated mail: From: addresses must be the user's
+  bool hide_authenticated_client = false;  // Received: leaves out an authenticated client's IP (RFC 6409 §8)
+  std::vector<IpNetwork> trusted_networks;
 };
 
 struct QueueConfig {

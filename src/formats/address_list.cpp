@@ -54,7 +54,10 @@ std::vector<std::string> extract_addresses(std::string_view value) {
     }
     if (quoted) {
       if (c == '\\' && i + 1 < value.size()) {
-        entry += value[++i];
+        // A quoted-pair may quote a line break (obsolete syntax): it stays
+        // a space, never a raw CR or LF in what we return.
+        char quoted_char = value[++i];
+        entry += (quoted_char == '\r' || quoted_char == '\n') ? ' ' : quoted_char;
         continue;
       }
       if (c == '"') quoted = false;

@@ -32,14 +32,14 @@ asio::awaitable<void> say_and_close(Connection& conn, const std::string& text) {
 
 }  // namespace
 
-std::string authserv_id(const Config& config) {
-  return config.checks.authserv_id.empty() ? config.hostname : config.checks.authserv_id;
+std::string authserv_id(const Config& config, const ChecksConfig& checks) {
+  return checks.authserv_id.empty() ? config.hostname : checks.authserv_id;
 }
 
-asio::awaitable<inbound::ClientFacts> learn_client(ServerContext& ctx, const Config& config, IpAddress ip) {
+asio::awaitable<inbound::ClientFacts> learn_client(ServerContext& ctx, const ChecksConfig& checks, IpAddress ip) {
   dns::Resolver* resolver = ctx.resolver();
   if (!resolver) co_return inbound::ClientFacts{};
-  const std::vector<std::string> zones = config.checks.dnsbl;
+  const std::vector<std::string> zones = checks.dnsbl;
   // Named, and capturing only trivially destructible things: g++ 12 destroys
   // lambda temporaries in co_await expressions twice (GCC PR 99576).
   auto initiate = [resolver, zones = &zones, ip](auto handler) {
@@ -78,11 +78,11 @@ asio::awaitable<inbound::ClientFacts> learn_client(ServerContext& ctx, const Con
 }
 
 asio::awaitable<inbound::CheckVerdict> judge_message(ServerContext& ctx, const Config& config,
-                                                     inbound::CheckRequest request) {
+                                                     const ChecksConfig& checks, inbound::CheckRequest request) {
   dns::Resolver* resolver = ctx.resolver();
   if (!resolver) co_return inbound::CheckVerdict{};
-  auto checker = std::make_shared<inbound::InboundChecker>(*resolver, ctx.public_suffix_list(), config.checks,
-                                                           authserv_id(config), config.hostname);
+  auto checker = std::make_shared<inbound::InboundChecker>(*resolver, ctx.public_suffix_list(), checks,
+                                                           authserv_id(config, checks), config.hostname);
   // See learn_client: a named lambda with trivially destructible captures.
   auto initiate = [c = checker.get(), rq = &request](auto handler) {
     auto executor = asio::get_associated_executor(handler);
@@ -96,13 +96,15 @@ asio::awaitable<inbound::CheckVerdict> judge_message(ServerContext& ctx, const C
       initiate, asio::use_awaitable);
 }
 
-asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const Config& cfg, std::uint64_t sid,
-                                    IpAddress ip, abuse::ClientPolicy& policy, ConnectionSlot& slot,
-                                    inbound::ClientFacts& facts, bool may_pause) {
+asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const Config& cfg,
+                                    const ListenerConfig& listener, std::uint64_t sid, IpAddress ip,
+                                    abuse::ClientPolicy& policy, ConnectionSlot& slot, inbound::ClientFacts& facts,
+                                    bool may_pause) {
+  const ChecksConfig& checks = listener.checks_config;
   const std::string addr = ip.to_string();
   // [limits]: how many at once, and how fast, from one address (RFC 5321
   // §3.8: a server may answer 421 instead of the greeting and close).
-  const auto& l = cfg.limits;
+  const auto& l = listener.limits_config;
   if (!ctx.abuse().ip_connections.try_acquire(addr, l.connections_per_ip)) {
     spdlog::warn("session={} event=rate_limited what=connections_per_ip client={} limit={}", sid, addr,
                  l.connections_per_ip);
@@ -122,12 +124,12 @@ asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const 
     co_return false;
   }
 
-  facts = co_await learn_client(ctx, cfg, ip);
+  facts = co_await learn_client(ctx, checks, ip);
   if (!facts.dnsbl.empty()) {
     const auto& hit = facts.dnsbl.front();
     spdlog::warn("session={} event=dnsbl_listed client={} zone={} answer={} action={}", sid, addr, hit.zone,
-                 hit.answer, cfg.checks.dnsbl_action);
-    if (cfg.checks.dnsbl_action == "reject")
+                 hit.answer, checks.dnsbl_action);
+    if (checks.dnsbl_action == "reject")
       policy.block(smtp::Reply{554, "5.7.1",
                                fmt::format("Service unavailable; client [{}] blocked using {}", addr, hit.zone)});
   }
@@ -135,12 +137,12 @@ asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const 
     spdlog::info("session={} event=iprev client={} result={} name={}", sid, addr, facts.iprev->result,
                  facts.iprev->name.empty() ? "-" : facts.iprev->name);
 
-  if (cfg.checks.greet_pause == 0 || !may_pause) co_return true;
+  if (checks.greet_pause == 0 || !may_pause) co_return true;
   // The pregreet test (like postscreen's): an SMTP client waits for the
   // greeting (RFC 5321 §3.1); bots that talk first are dropped.
   std::array<char, 512> early{};
   asio::steady_timer pause(co_await asio::this_coro::executor);
-  pause.expires_after(std::chrono::seconds(cfg.checks.greet_pause));
+  pause.expires_after(std::chrono::seconds(checks.greet_pause));
   auto r = co_await (conn.socket.async_read_some(asio::buffer(early), asio::as_tuple(asio::use_awaitable)) ||
                      pause.async_wait(asio::as_tuple(asio::use_awaitable)));
   if (r.index() == 1) co_return true;  // silent until the pause ended: a polite client
@@ -153,7 +155,8 @@ asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const 
   co_return false;
 }
 
-asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& cfg, std::uint64_t sid,
+asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& cfg, const ListenerConfig& listener,
+                                               std::uint64_t sid,
                                                smtp::ServerSession& session, MessageIntake& intake, IpAddress ip,
                                                const inbound::ClientFacts& facts) {
   auto text = intake.message_in_memory();
@@ -170,7 +173,7 @@ asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config&
   rq.client = facts;
   rq.now_unix =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  inbound::CheckVerdict v = co_await judge_message(ctx, cfg, std::move(rq));
+  inbound::CheckVerdict v = co_await judge_message(ctx, cfg, listener.checks_config, std::move(rq));
   using Action = inbound::CheckVerdict::Action;
   spdlog::info("session={} queue_id={} event=checked {} action={}", sid, session.queue_id(),
                v.summary.empty() ? "none" : v.summary,
@@ -184,7 +187,7 @@ asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config&
     session.on_commit_refused(*v.reply);
     co_return false;
   }
-  intake.amend_message(v.header_fields, authserv_id(cfg), v.action == Action::junk);
+  intake.amend_message(v.header_fields, authserv_id(cfg, listener.checks_config), v.action == Action::junk);
   co_return true;
 }
 

@@ -12,14 +12,18 @@
 
 namespace tern::runtime {
 
+// `listener` gives the checks and limits that apply (its overrides of the
+// global [checks] and [limits]); `config` the rest (host name, data_dir).
+
 // DNSBL zones of [checks] and iprev, asked at once. Without a resolver: nothing.
-boost::asio::awaitable<inbound::ClientFacts> learn_client(ServerContext& ctx, const Config& config, IpAddress ip);
+boost::asio::awaitable<inbound::ClientFacts> learn_client(ServerContext& ctx, const ChecksConfig& checks,
+                                                          IpAddress ip);
 
 boost::asio::awaitable<inbound::CheckVerdict> judge_message(ServerContext& ctx, const Config& config,
-                                                            inbound::CheckRequest request);
+                                                            const ChecksConfig& checks, inbound::CheckRequest request);
 
 // The Authentication-Results id: [checks] authserv_id, or the host name.
-std::string authserv_id(const Config& config);
+std::string authserv_id(const Config& config, const ChecksConfig& checks);
 
 // A per-IP connection slot, released when the session ends, however it ends.
 struct ConnectionSlot {
@@ -39,14 +43,16 @@ struct ConnectionSlot {
 // the greet pause (554 5.5.1 to a client that talks first; only when
 // `may_pause`). False: the client got its refusal; end the connection.
 boost::asio::awaitable<bool> screen_client(Connection& conn, ServerContext& ctx, const Config& config,
-                                           std::uint64_t sid, IpAddress ip, abuse::ClientPolicy& policy,
+                                           const ListenerConfig& listener, std::uint64_t sid, IpAddress ip,
+                                           abuse::ClientPolicy& policy,
                                            ConnectionSlot& slot, inbound::ClientFacts& facts, bool may_pause);
 
 // At the end of DATA, for a message held in memory: judges it (SPF, DKIM,
 // DMARC, sender-domain lists), records the DMARC report line, and either
 // refuses it (the intake discards it, the session answers; returns false)
 // or amends it (Authentication-Results on top, forged ones out, Junk).
-boost::asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& config, std::uint64_t sid,
+boost::asio::awaitable<bool> judge_message_in_session(ServerContext& ctx, const Config& config,
+                                                      const ListenerConfig& listener, std::uint64_t sid,
                                                       smtp::ServerSession& session, MessageIntake& intake,
                                                       IpAddress ip, const inbound::ClientFacts& facts);
 

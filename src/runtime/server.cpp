@@ -92,7 +92,7 @@ struct Server::Impl {
               [this](const std::string& address) { return resolve_mailbox(address); }),
         ctx(make_generation(initial), spool, log, queue) {}
 
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, ListenerKind kind, bool checks) {
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, ListenerKind kind, std::size_t listener) {
     for (;;) {
       auto [ec, socket] =
           co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
@@ -119,8 +119,8 @@ struct Server::Impl {
       }
       asio::co_spawn(
           conn->socket.get_executor(),
-          [this, conn, kind, checks]() -> asio::awaitable<void> {
-            co_await serve_smtp(conn, ctx, kind, checks);
+          [this, conn, kind, listener]() -> asio::awaitable<void> {
+            co_await serve_smtp(conn, ctx, kind, listener);
             ctx.leave(conn);
             if (ctx.stopping() && ctx.live_count() == 0) grace_timer.cancel();
           },
@@ -190,8 +190,16 @@ struct Server::Impl {
     asio::post(ctx.blocking_pool(), [this] {
       try {
         Config next = config_file ? load_config_file(*config_file) : default_config();
-        // Listeners and storage paths are fixed for the life of the process.
+        // Listeners and storage paths are fixed for the life of the process;
+        // what applies on each (checks, limits) is reloaded.
+        auto reloaded = std::move(next.listeners);
         next.listeners = initial.listeners;
+        if (reloaded.size() == next.listeners.size())
+          for (std::size_t i = 0; i < reloaded.size(); ++i) {
+            next.listeners[i].checks = reloaded[i].checks;
+            next.listeners[i].checks_config = reloaded[i].checks_config;
+            next.listeners[i].limits_config = reloaded[i].limits_config;
+          }
         next.data_dir = initial.data_dir;
         abuse::GreylistSettings gs;
         gs.delay = std::chrono::seconds(next.checks.greylist_delay);
@@ -331,8 +339,7 @@ struct Server::Impl {
     }
     queue.start();
     for (std::size_t i = 0; i < acceptors.size(); ++i)
-      asio::co_spawn(io, accept_loop(acceptors[i], listener_kind(cfg.listeners[i].protocol), cfg.listeners[i].checks),
-                     asio::detached);
+      asio::co_spawn(io, accept_loop(acceptors[i], listener_kind(cfg.listeners[i].protocol), i), asio::detached);
     stop_signals.async_wait([this](boost::system::error_code ec, int sig) {
       if (!ec) {
         spdlog::info("event=signal signal={}", sig == SIGTERM ? "TERM" : "INT");

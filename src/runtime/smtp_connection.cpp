@@ -56,17 +56,19 @@ std::string redact_auth(std::string_view chunk) {
 }  // namespace
 
 asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind,
-                                 bool listener_checks) {
+                                 std::size_t listener_index) {
   auto generation = ctx.generation();
   const Config& cfg = *generation->config;
+  // Listeners are fixed for the process's life; a reload keeps their order.
+  const ListenerConfig& listener = cfg.listeners.at(listener_index);
   smtp::SessionSettings settings = generation->session;
   settings.require_auth = kind != ListenerKind::smtp;
   const std::string ip = peer_ip(conn->socket);
   const std::uint64_t sid = conn->id;
   // Inbound policy: for unauthenticated clients of listeners with checks,
   // unless they are our own (trusted_networks).
-  const bool checks = listener_checks && !abuse::in_trusted_network(cfg, ip);
-  abuse::ClientPolicy policy(&ctx.abuse(), generation->config, ip, checks);
+  const bool checks = listener.checks && !abuse::in_trusted_network(cfg, ip);
+  abuse::ClientPolicy policy(&ctx.abuse(), listener.limits_config, listener.checks_config.greylisting, ip, checks);
   IntakeContext intake_ctx = ctx.intake_context(*generation);
   intake_ctx.policy = &policy;
   MessageIntake intake(std::move(intake_ctx));
@@ -78,7 +80,8 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
   const auto client_ip = IpAddress::parse(ip);
   if (checks && client_ip) {
     const bool may_pause = kind != ListenerKind::submissions;  // TLS comes first there
-    if (!co_await screen_client(*conn, ctx, cfg, sid, *client_ip, policy, slot, facts, may_pause)) co_return;
+    if (!co_await screen_client(*conn, ctx, cfg, listener, sid, *client_ip, policy, slot, facts, may_pause))
+      co_return;
   }
 
   // The socket, or TLS over it after STARTTLS (or from the start: submissions).
@@ -195,7 +198,7 @@ asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext
       if (!session.awaiting_commit()) break;
       if (checks && client_ip && session.envelope().auth_user.empty()) {
         // RFC 7489 §6.6: a refusal is answered here, before anything is stored.
-        if (!co_await judge_message_in_session(ctx, cfg, sid, session, intake, *client_ip, facts)) continue;
+        if (!co_await judge_message_in_session(ctx, cfg, listener, sid, session, intake, *client_ip, facts)) continue;
       }
       const bool blocking = intake.commit_blocks();
       Result<void> r = blocking

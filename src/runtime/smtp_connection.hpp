@@ -12,9 +12,10 @@ namespace tern::runtime {
 
 // kind: smtp (port 25 style), submission (AUTH required before MAIL, RFC
 // 6409), submissions (the same over implicit TLS, RFC 8314).
-// listener_checks: the listener's `checks` (inbound policy for clients that
-// are neither authenticated nor in trusted_networks).
+// listener: the index of the listener in the config (its `checks`, and the
+// [checks]/[limits] that apply there, for clients that are neither
+// authenticated nor in trusted_networks).
 boost::asio::awaitable<void> serve_smtp(std::shared_ptr<Connection> conn, ServerContext& ctx, ListenerKind kind,
-                                        bool listener_checks);
+                                        std::size_t listener);
 
 }  // namespace tern::runtime

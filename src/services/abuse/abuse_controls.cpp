@@ -18,15 +18,15 @@ bool in_trusted_network(const Config& config, std::string_view client_ip) {
   return false;
 }
 
-ClientPolicy::ClientPolicy(AbuseControls* controls, std::shared_ptr<const Config> config, std::string client_ip,
+ClientPolicy::ClientPolicy(AbuseControls* controls, LimitsConfig limits, bool greylisting, std::string client_ip,
                            bool checks)
-    : controls_(controls), config_(std::move(config)), ip_(std::move(client_ip)), checks_(checks) {
+    : controls_(controls), limits_(limits), greylisting_(greylisting), ip_(std::move(client_ip)), checks_(checks) {
   if (auto ip = IpAddress::parse(ip_)) network_ = greylist_network(*ip);
 }
 
 std::optional<smtp::Reply> ClientPolicy::on_mail(const std::string& auth_user) {
   if (!controls_) return std::nullopt;
-  const auto& l = config_->limits;
+  const auto& l = limits_;
   if (!auth_user.empty()) {
     if (!controls_->user_messages.try_acquire(auth_user, per_hour(l.messages_per_user), Clock::now())) {
       spdlog::warn("event=rate_limited what=messages_per_user user=\"{}\" limit={}", auth_user, l.messages_per_user);
@@ -47,7 +47,7 @@ std::optional<smtp::Reply> ClientPolicy::on_mail(const std::string& auth_user) {
 ClientPolicy::RcptVerdict ClientPolicy::on_recipient(const std::string& auth_user, std::string_view sender,
                                                      std::string_view recipient) {
   if (!controls_) return RcptVerdict::ok;
-  const auto& l = config_->limits;
+  const auto& l = limits_;
   if (!auth_user.empty()) {
     if (!controls_->user_recipients.try_acquire(auth_user, per_hour(l.recipients_per_user), Clock::now())) {
       spdlog::warn("event=rate_limited what=recipients_per_user user=\"{}\" limit={}", auth_user,
@@ -61,7 +61,7 @@ ClientPolicy::RcptVerdict ClientPolicy::on_recipient(const std::string& auth_use
     spdlog::warn("event=rate_limited what=recipients_per_ip client={} limit={}", ip_, l.recipients_per_ip);
     return RcptVerdict::rate_limited;
   }
-  if (config_->checks.greylisting && !network_.empty()) {
+  if (greylisting_ && !network_.empty()) {
     auto verdict = controls_->greylist.check(network_, sender, recipient, Greylist::Clock::now());
     if (verdict == Greylist::Verdict::defer) {
       spdlog::info("event=greylisted client={} from=<{}> to=<{}>", ip_, sender, recipient);
@@ -72,7 +72,7 @@ ClientPolicy::RcptVerdict ClientPolicy::on_recipient(const std::string& auth_use
 }
 
 void ClientPolicy::on_accepted() {
-  if (controls_ && checks_ && config_->checks.greylisting && !network_.empty())
+  if (controls_ && checks_ && greylisting_ && !network_.empty())
     controls_->greylist.whitelist(network_, Greylist::Clock::now());
 }
 

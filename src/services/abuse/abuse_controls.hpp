@@ -31,7 +31,8 @@ bool in_trusted_network(const Config& config, std::string_view client_ip);
 // listener has checks on and the client is not in trusted_networks.
 class ClientPolicy {
  public:
-  ClientPolicy(AbuseControls* controls, std::shared_ptr<const Config> config, std::string client_ip, bool checks);
+  // limits and greylisting: what applies on the client's listener.
+  ClientPolicy(AbuseControls* controls, LimitsConfig limits, bool greylisting, std::string client_ip, bool checks);
 
   bool checks() const { return checks_; }
   // MAIL: a reply refuses it (blocklisted client, message rates).
@@ -46,7 +47,8 @@ class ClientPolicy {
 
  private:
   AbuseControls* controls_;
-  std::shared_ptr<const Config> config_;
+  LimitsConfig limits_;
+  bool greylisting_;
   std::string ip_;
   std::string network_;  // greylisting's /24 or /64
   bool checks_;

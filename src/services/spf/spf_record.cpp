@@ -39,7 +39,8 @@ bool is_toplabel(std::string_view label) {
 // A CIDR length (§5.6: ip4-cidr-length = "/" ("0" / %x31-39 0*1DIGIT)):
 // digits without a leading zero, at most `max`.
 std::optional<int> parse_cidr(std::string_view digits, int max) {
-  if (digits.empty() || digits.size() > 3) return std::nullopt;
+  // from_chars would take a sign: "/-24" must be a syntax error, not -24.
+  if (digits.empty() || digits.size() > 3 || digits.front() < '0' || digits.front() > '9') return std::nullopt;
   if (digits.size() > 1 && digits.front() == '0') return std::nullopt;
   int value = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);

@@ -239,3 +239,73 @@ TEST(Config, DefaultConfigHasTheDemoSetup) {
 
 }  // namespace
 }  // namespace tern
+
+namespace tern {
+namespace {
+
+constexpr std::string_view per_listener = R"([[listener]]
+protocol = "smtp"
+address = "127.0.0.1:25"
+checks = { greet_pause = 3, dnsbl = ["bl.example"] }
+limits = { messages_per_ip = 10 }
+
+[[listener]]
+protocol = "smtp"
+address = "127.0.0.1:2526"
+checks = false
+
+[[listener]]
+protocol = "submission"
+address = "127.0.0.1:587"
+
+[[domain]]
+name = "example.test"
+
+[checks]
+dmarc = "monitor"
+greet_pause = 1
+
+[limits]
+messages_per_ip = 50
+messages_per_user = 100
+)";
+
+// [checks] and [limits] are global; a listener's tables override them key by key.
+TEST(ConfigChecks, ListenerOverridesApplyOverTheGlobals) {
+  Config c = load_config_text(per_listener, "tern.toml");
+  ASSERT_EQ(c.listeners.size(), 3u);
+  const auto& mx = c.listeners[0];
+  EXPECT_TRUE(mx.checks);
+  EXPECT_EQ(mx.checks_config.greet_pause, 3u);
+  EXPECT_EQ(mx.checks_config.dnsbl, std::vector<std::string>{"bl.example"});
+  EXPECT_EQ(mx.checks_config.dmarc, "monitor");  // from [checks]
+  EXPECT_EQ(mx.limits_config.messages_per_ip, 10u);
+  EXPECT_EQ(mx.limits_config.messages_per_user, 100u);  // from [limits]
+  EXPECT_FALSE(c.listeners[1].checks);
+  EXPECT_EQ(c.listeners[1].checks_config.greet_pause, 1u);
+  EXPECT_FALSE(c.listeners[2].checks);  // submission: off unless asked
+  EXPECT_EQ(c.checks.greet_pause, 1u);
+}
+
+TEST(ConfigChecks, BadValuesNameTheirKey) {
+  auto with = [](std::string_view listener_extra, std::string_view tail = "") {
+    return std::string("[[listener]]\nprotocol = \"smtp\"\naddress = \"127.0.0.1:25\"\n") +
+           std::string(listener_extra) + "\n[[domain]]\nname = \"example.test\"\n" + std::string(tail);
+  };
+  auto error_text = [](const std::string& text) {
+    try {
+      load_config_text(text, "t.toml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(error_text(with("checks = { dmarc = \"maybe\" }")).find("dmarc"), std::string::npos);
+  EXPECT_NE(error_text(with("checks = { public_suffix_list = \"x\" }")).find("unknown key"), std::string::npos);
+  EXPECT_NE(error_text(with("limits = 5")).find("limits"), std::string::npos);
+  EXPECT_NE(error_text(with("", "[checks]\ndnsbl_action = \"score\"\n")).find("dnsbl_action"), std::string::npos);
+  EXPECT_NE(error_text(with("", "[limits]\nmessages_per_ip = -1\n")).find("messages_per_ip"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tern

@@ -53,3 +53,17 @@ TEST(SplitHeader, LfLineEnds) {
 
 }  // namespace
 }  // namespace tern
+
+namespace tern {
+namespace {
+// Found by fuzz_address_list: a quoted-pair quoting a line break must not
+// put a raw LF into an address (it would reach RCPT TO).
+TEST(ExtractAddresses, QuotedLineBreakNeverReachesAnAddress) {
+  for (const auto& a : extract_addresses("\"x\\\n\"@y.test, \"a\\\r\nb\" <c@d.test>")) {
+    EXPECT_EQ(a.find('\n'), std::string::npos) << a;
+    EXPECT_EQ(a.find('\r'), std::string::npos) << a;
+  }
+  EXPECT_EQ(extract_addresses("\"a\\\r\nb\" <c@d.test>"), std::vector<std::string>{"c@d.test"});
+}
+}  // namespace
+}  // namespace tern

@@ -19,8 +19,8 @@ TEST(ClientPolicy, AuthenticatedUsersHaveTheirOwnHourlyLimits) {
   l.messages_per_user = 2;
   l.recipients_per_user = 3;
   auto cfg = config_with(l);
-  ClientPolicy a(&controls, cfg, "192.0.2.1", false);
-  ClientPolicy b(&controls, cfg, "192.0.2.2", false);  // same user, another address
+  ClientPolicy a(&controls, cfg->limits, false, "192.0.2.1", false);
+  ClientPolicy b(&controls, cfg->limits, false, "192.0.2.2", false);  // same user, another address
   EXPECT_FALSE(a.on_mail("alice@example.test"));
   EXPECT_FALSE(b.on_mail("alice@example.test"));
   auto refused = a.on_mail("alice@example.test");
@@ -40,17 +40,17 @@ TEST(ClientPolicy, PerIpLimitsOnlyWhereChecksApply) {
   LimitsConfig l;
   l.messages_per_ip = 1;
   auto cfg = config_with(l);
-  ClientPolicy checked(&controls, cfg, "192.0.2.1", true);
+  ClientPolicy checked(&controls, cfg->limits, false, "192.0.2.1", true);
   EXPECT_FALSE(checked.on_mail(""));
   EXPECT_TRUE(checked.on_mail(""));
-  ClientPolicy unchecked(&controls, cfg, "192.0.2.1", false);
+  ClientPolicy unchecked(&controls, cfg->limits, false, "192.0.2.1", false);
   EXPECT_FALSE(unchecked.on_mail(""));
   EXPECT_FALSE(unchecked.on_mail(""));
 }
 
 TEST(ClientPolicy, BlockRefusesEveryMailButNotAuthenticatedOnes) {
   AbuseControls controls;
-  ClientPolicy p(&controls, config_with({}), "192.0.2.9", true);
+  ClientPolicy p(&controls, LimitsConfig{}, false, "192.0.2.9", true);
   p.block(smtp::Reply{554, "5.7.1", "listed"});
   EXPECT_EQ(p.on_mail("")->code, 554);
   EXPECT_EQ(p.on_mail("")->code, 554);
@@ -60,11 +60,11 @@ TEST(ClientPolicy, BlockRefusesEveryMailButNotAuthenticatedOnes) {
 TEST(ClientPolicy, GreylistingDefersUntilAcceptedThenWhitelists) {
   AbuseControls controls;
   auto cfg = config_with({}, /*greylisting=*/true);
-  ClientPolicy p(&controls, cfg, "192.0.2.7", true);
+  ClientPolicy p(&controls, cfg->limits, true, "192.0.2.7", true);
   using V = ClientPolicy::RcptVerdict;
   EXPECT_EQ(p.on_recipient("", "s@x.test", "r@y.test"), V::greylisted);
   p.on_accepted();  // e.g. a message to another recipient got through later
-  ClientPolicy same_net(&controls, cfg, "192.0.2.200", true);
+  ClientPolicy same_net(&controls, cfg->limits, true, "192.0.2.200", true);
   EXPECT_EQ(same_net.on_recipient("", "s@x.test", "new@y.test"), V::ok);
 }
 

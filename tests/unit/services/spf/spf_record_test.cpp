@@ -135,3 +135,16 @@ TEST(SpfRecord, Ip6KeepsMappedAddressesIpv6) {
 
 }  // namespace
 }  // namespace tern::spf
+
+namespace tern::spf {
+namespace {
+// Found by fuzz_spf_record: std::from_chars takes a sign, so "/-24" parsed
+// as a CIDR length of -24. RFC 7208 §5.6 allows digits only.
+TEST(SpfRecord, NegativeCidrLengthIsASyntaxError) {
+  EXPECT_FALSE(parse_record("v=spf1 ip4:192.0.2.0/-24 -all").has_value());
+  EXPECT_FALSE(parse_record("v=spf1 ip6:2001:db8::/-32 -all").has_value());
+  EXPECT_FALSE(parse_record("v=spf1 a/+24 -all").has_value());
+  EXPECT_TRUE(parse_record("v=spf1 ip4:192.0.2.0/24 -all").has_value());
+}
+}  // namespace
+}  // namespace tern::spf
