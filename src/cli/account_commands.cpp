@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli/daemon_signal.hpp"
+#include "cli/password_prompt.hpp"
 #include "services/account_store.hpp"
 #include "services/durable_file.hpp"
 
@@ -58,21 +58,8 @@ std::optional<std::string> read_password(bool from_stdin) {
     if (!pw.empty() && pw.back() == '\r') pw.pop_back();
     return pw;
   }
-  termios old{};
-  ::tcgetattr(STDIN_FILENO, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  auto ask = [&](const char* prompt) {
-    std::fprintf(stderr, "%s", prompt);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    std::string line;
-    std::getline(std::cin, line);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-    std::fprintf(stderr, "\n");
-    return line;
-  };
-  pw = ask("Password: ");
-  if (ask("Again: ") != pw) {
+  pw = prompt_secret("Password: ");
+  if (prompt_secret("Again: ") != pw) {
     std::fprintf(stderr, "tern: the passwords differ\n");
     return std::nullopt;
   }

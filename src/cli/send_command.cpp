@@ -1,6 +1,5 @@
 #include "cli/send_command.hpp"
 
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli/password_prompt.hpp"
 #include "cli/smtp_submit.hpp"
 #include "formats/address_list.hpp"
 #include "formats/mime_builder.hpp"
@@ -78,17 +78,8 @@ std::optional<std::string> read_secret(const SendOptions& o) {
     return pw;
   }
   if (o.from_stdin || !::isatty(STDIN_FILENO)) return std::nullopt;
-  termios old{};
-  ::tcgetattr(STDIN_FILENO, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  std::fprintf(stderr, "Password for %s: ", o.user.c_str());
-  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-  std::string pw;
-  std::getline(std::cin, pw);
-  ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-  std::fprintf(stderr, "\n");
-  return pw;
+  std::string prompt = "Password for " + o.user + ": ";
+  return prompt_secret(prompt.c_str());
 }
 
 std::optional<std::vector<NamedAddress>> parse_list(const std::vector<std::string>& items, const char* what) {
